@@ -1,0 +1,20 @@
+"""kdbench: a plugin-based benchmark suite for knowledge distillation.
+
+The public API for plugin authors: ``hookimpl`` and the descriptor types a hook returns.
+Importing this package is cheap; torch is only imported by the modules that need it.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+import pluggy
+
+from kdbench.types import DatasetInfo, MethodInfo, ModelInfo, TrackInfo
+
+try:
+    __version__ = version("kdbench")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+hookimpl = pluggy.HookimplMarker("kdbench")
+
+__all__ = ["DatasetInfo", "MethodInfo", "ModelInfo", "TrackInfo", "__version__", "hookimpl"]

@@ -1,0 +1,40 @@
+"""kdbench's own plugin: the built-in methods, models, data sets and tracks, registered through
+the ``kdbench`` entry-point group exactly as a third-party package would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from kdbench import hookimpl
+from kdbench.data import builtin_datasets
+from kdbench.methods import builtin_methods
+from kdbench.models import builtin_models
+from kdbench.types import DatasetInfo, MethodInfo, ModelInfo, TrackInfo
+
+TRACKS_DIR = Path(__file__).parent / "tracks"
+
+
+@hookimpl
+def kdbench_methods() -> list[MethodInfo]:
+    return builtin_methods()
+
+
+@hookimpl
+def kdbench_models() -> list[ModelInfo]:
+    return builtin_models()
+
+
+@hookimpl
+def kdbench_datasets() -> list[DatasetInfo]:
+    return builtin_datasets()
+
+
+@hookimpl
+def kdbench_tracks() -> list[TrackInfo]:
+    tracks = []
+    for path in sorted(TRACKS_DIR.glob("*.yaml")):
+        head = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        tracks.append(TrackInfo(path.stem, str(head.get("title", "")), path))
+    return tracks

@@ -1,0 +1,253 @@
+"""The ``kdbench`` command. Errors a user can fix print one line each and exit with code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+from pathlib import Path
+
+import yaml
+
+from kdbench.errors import KdbenchError
+
+log = logging.getLogger("kdbench")
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be integers separated by commas: {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    return seeds
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kdbench", description=__doc__.splitlines()[0])
+    p.add_argument("--strict-plugins", action="store_true",
+                   help="fail when a plugin cannot be loaded (also KDBENCH_STRICT_PLUGINS=1)")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a track (or a track file) and print its boards")
+    source = run.add_mutually_exclusive_group(required=True)
+    source.add_argument("--track", help="name of an installed track")
+    source.add_argument("--spec", type=Path, help="path to a track YAML file")
+    run.add_argument("--budget", choices=["full", "quick", "smoke"], default="full")
+    run.add_argument("--seeds", type=_seeds, help="comma-separated seeds, replacing the track's")
+    run.add_argument("--results", type=Path, default=Path(os.environ.get("KDBENCH_RESULTS",
+                                                                          "results")))
+    run.add_argument("--data-dir", type=Path, help="data sets root (default: KDBENCH_DATA_DIR)")
+    run.add_argument("--cache-dir", type=Path, help="teachers and checkpoints (KDBENCH_CACHE_DIR)")
+    run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    run.add_argument("--download", action="store_true", help="download missing data sets")
+    run.add_argument("--rerun", action="store_true", help="run again even when a result exists")
+
+    ls = sub.add_parser("list", help="list installed methods, models, datasets or tracks")
+    ls.add_argument("kind", nargs="?", choices=["methods", "models", "datasets", "tracks"])
+
+    show = sub.add_parser("show", help="print a track with every default filled in")
+    show.add_argument("track", help="track name or YAML file")
+
+    validate = sub.add_parser("validate", help="check track files; exit 2 listing every problem")
+    validate.add_argument("files", nargs="+", type=Path)
+
+    sub.add_parser("schema", help="print the JSON Schema of a track file")
+
+    board = sub.add_parser("leaderboard", help="render the markdown leaderboard from results")
+    board.add_argument("--results", type=Path, default=Path("leaderboard/results"))
+    board.add_argument("--out", type=Path, default=Path("leaderboard"))
+    board.add_argument("--check", action="store_true",
+                       help="exit 1 when the files in --out are not what the results render to")
+
+    sub.add_parser("doctor", help="report plugins (and broken ones), versions and paths")
+    return p
+
+
+def _pm(args: argparse.Namespace):
+    from kdbench.plugins import get_plugin_manager
+
+    return get_plugin_manager(strict=True if args.strict_plugins else None)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from kdbench import paths
+    from kdbench.build import DataSource
+    from kdbench.expand import expand, track_path
+    from kdbench.leaderboard import budget_section
+    from kdbench.progress import Progress
+    from kdbench.results import ResultStore
+    from kdbench.runner import Runner, resolve_device
+    from kdbench.specfile import load_track_file
+
+    pm = _pm(args)
+    path = args.spec if args.spec else track_path(args.track, pm)
+    if args.spec and not path.is_file():
+        raise KdbenchError(f"track file not found: {path}")
+    track, root = load_track_file(path)
+    runs = expand(track, args.budget, pm, seeds=args.seeds, source=str(path), root=root)
+    store = ResultStore(args.results)
+    data = DataSource(pm, args.data_dir or paths.data_dir(), download=args.download)
+    runner = Runner(pm, store, args.cache_dir or paths.cache_dir(), data,
+                    resolve_device(args.device), rerun=args.rerun)
+    print(f"kdbench: track {track.name}, budget {args.budget}: {len(runs)} runs, results in "
+          f"{store.root / track.name / args.budget}", file=sys.stderr)
+    with Progress(len(runs)) as progress:
+        results = runner.run(runs, progress)
+    print(budget_section(results, track, args.budget))
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print(f"kdbench: {len(failed)} of {len(results)} runs failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    pm = _pm(args)
+    for kind in [args.kind] if args.kind else ["methods", "models", "datasets", "tracks"]:
+        rows = []
+        for entry in pm.catalog(kind):
+            info = entry.info
+            name = info.name
+            if getattr(info, "pattern", None):
+                name += f" (e.g. {info.example})"
+            rows.append([name, info.summary, entry.distribution.split(" ")[0]])
+        if not args.kind:
+            print(f"{kind}:")
+        print(tabulate(rows, headers=["name", "summary", "provided by"], tablefmt="simple"))
+        if not args.kind:
+            print()
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from kdbench.expand import expand, track_path
+    from kdbench.specfile import load_track_file
+
+    pm = _pm(args)
+    path = track_path(args.track, pm)
+    track, root = load_track_file(path)
+    resolved = {"file": str(path), **track.model_dump(mode="json", by_alias=True), "resolved": {}}
+    for budget in track.budgets:
+        runs = expand(track, budget, pm, source=str(path), root=root)
+        first_teacher = next((r.teacher for r in runs if r.teacher is not None), None)
+        resolved["resolved"][budget] = {
+            "runs": len(runs), "seeds": sorted({r.seed for r in runs}),
+            "teacher_recipe": first_teacher.recipe.model_dump(mode="json") if first_teacher
+            else None,
+            "student_recipe": runs[0].recipe.model_dump(mode="json"),
+            "methods": {r.method_label: r.method.params for r in runs},
+        }
+    print(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True), end="")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from kdbench.errors import SpecError
+    from kdbench.expand import validate_file
+
+    pm = _pm(args)
+    problems = []
+    for path in args.files:
+        try:
+            track = validate_file(path, pm)
+            print(f"{path}: ok (track {track.name})")
+        except SpecError as error:
+            problems.extend(error.lines())
+    for line in problems:
+        print(f"kdbench: error: {line}", file=sys.stderr)
+    return 2 if problems else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from kdbench.schema import track_schema
+
+    print(json.dumps(track_schema(_pm(args)), indent=2))
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from kdbench import leaderboard
+    from kdbench.expand import track_path
+    from kdbench.specfile import load_track_file
+
+    pm = _pm(args)
+    leaderboard.check_results_dir(args.results)
+
+    def load_track(name: str):
+        if name not in pm.tracks.names():
+            return None
+        return load_track_file(track_path(name, pm))[0]
+
+    files = leaderboard.render(args.results, load_track)
+    if args.check:
+        old = leaderboard.stale(files, args.out)
+        if old:
+            print(f"kdbench: leaderboard is stale in {args.out}: {', '.join(old)}; "
+                  f"run `kdbench leaderboard --results {args.results} --out {args.out}`",
+                  file=sys.stderr)
+            return 1
+        print(f"leaderboard in {args.out} is up to date ({len(files)} files)")
+        return 0
+    leaderboard.write(files, args.out)
+    print(f"wrote {len(files)} files to {args.out}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import torch
+
+    from kdbench import __version__, paths
+    from kdbench.plugins import KINDS
+
+    pm = _pm(args)
+    print(f"kdbench {__version__}, python {platform.python_version()}, torch {torch.__version__}, "
+          f"cuda {'available' if torch.cuda.is_available() else 'not available'}")
+    print(f"data dir: {paths.data_dir()}\ncache dir: {paths.cache_dir()}")
+    for kind in KINDS:
+        pm.catalog(kind)  # collect, so that hooks that raise are reported below
+    print("plugins:")
+    for name, _ in sorted(pm.list_name_plugin()):
+        counts = [f"{len([e for e in pm.catalog(k) if e.plugin == name])} {k}" for k in KINDS]
+        print(f"  {name} ({pm.distributions.get(name, '?')}): {', '.join(counts)}")
+    for failure in pm.failures:
+        print(f"  BROKEN {failure}")
+    return 1 if pm.failures else 0
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "validate": cmd_validate,
+            "schema": cmd_schema, "leaderboard": cmd_leaderboard, "doctor": cmd_doctor}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(format="kdbench: warning: %(message)s", level=logging.WARNING,
+                        stream=sys.stderr)
+    args = parser().parse_args(argv)
+    if args.version:
+        from kdbench import __version__
+
+        print(f"kdbench {__version__}")
+        return 0
+    if args.command is None:
+        parser().print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except KdbenchError as error:
+        for line in error.lines():
+            print(f"kdbench: error: {line}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("kdbench: interrupted; finished runs are saved, run again to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training, evaluation and metrics shared by every method."""

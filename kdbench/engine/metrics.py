@@ -1,0 +1,66 @@
+"""The metrics every track reports, from logits on one split (Stanton et al.; Cho & Hariharan).
+
+All percentages are in [0, 100]; KL and NLL are in nats at temperature 1. Teacher "logits" may be
+log-probabilities (an ensemble's log of mean softmax): every metric only uses their softmax.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def accuracy(logits: Tensor, labels: Tensor) -> float:
+    """Top-1 accuracy in percent."""
+    return 100.0 * (logits.argmax(1) == labels).float().mean().item()
+
+
+def agreement(teacher_logits: Tensor, student_logits: Tensor) -> float:
+    """Top-1 agreement in percent: 100 * mean(argmax p_t == argmax p_s)."""
+    return 100.0 * (teacher_logits.argmax(1) == student_logits.argmax(1)).float().mean().item()
+
+
+def predictive_kl(teacher_logits: Tensor, student_logits: Tensor) -> float:
+    """Mean KL(p_t || p_s) at temperature 1, in nats."""
+    log_p_t = F.log_softmax(teacher_logits.double(), 1)
+    log_p_s = F.log_softmax(student_logits.double(), 1)
+    return (log_p_t.exp() * (log_p_t - log_p_s)).sum(1).mean().item()
+
+
+def nll(logits: Tensor, labels: Tensor) -> float:
+    """Mean negative log-likelihood of the labels, in nats."""
+    return F.cross_entropy(logits.double(), labels).item()
+
+
+def ece(logits: Tensor, labels: Tensor, bins: int = 10) -> float:
+    """Expected calibration error in percent over ``bins`` equal-width confidence bins."""
+    confidence, predicted = F.softmax(logits.double(), 1).max(1)
+    correct = (predicted == labels).double()
+    edges = torch.linspace(0, 1, bins + 1, dtype=torch.float64)
+    index = torch.bucketize(confidence, edges[1:-1], right=True)
+    total = torch.zeros(bins, dtype=torch.float64)
+    gap = torch.zeros(bins, dtype=torch.float64)
+    total.index_add_(0, index, torch.ones_like(confidence))
+    gap.index_add_(0, index, correct - confidence)
+    return 100.0 * (gap.abs().sum() / len(labels)).item()
+
+
+def split_metrics(student_logits: Tensor, labels: Tensor,
+                  teacher_logits: Tensor | None = None) -> dict[str, float | None]:
+    """Every metric of one split; the teacher's and the fidelity ones are None without a teacher."""
+    out: dict[str, float | None] = {
+        "student_acc": accuracy(student_logits, labels),
+        "student_nll": nll(student_logits, labels),
+        "student_ece": ece(student_logits, labels),
+        "teacher_acc": None, "teacher_nll": None, "teacher_ece": None,
+        "agreement": None, "kl": None, "kd_error": None,
+    }
+    if teacher_logits is not None:
+        agree = agreement(teacher_logits, student_logits)
+        out.update(teacher_acc=accuracy(teacher_logits, labels),
+                   teacher_nll=nll(teacher_logits, labels),
+                   teacher_ece=ece(teacher_logits, labels),
+                   agreement=agree, kl=predictive_kl(teacher_logits, student_logits),
+                   kd_error=100.0 - agree)
+    return out

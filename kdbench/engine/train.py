@@ -1,0 +1,87 @@
+"""The training loop shared by teachers and students: one ``Distiller``, one recipe, one seed.
+
+Each epoch's state is checkpointed (when a path is given), so an interrupted run resumes from its
+last finished epoch with the same batches and learning rates it would have had.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kdbench.data import ImageTensors
+from kdbench.engine.evaluate import predict
+from kdbench.engine.metrics import accuracy
+from kdbench.engine.optim import lr_at, make_optimizer, set_lr
+from kdbench.fileio import atomic_path
+from kdbench.methods import Distiller
+from kdbench.specs import Recipe
+
+EpochCallback = Callable[[int, dict[str, Any]], None]
+
+
+def _resume(checkpoint: Path, distiller: Distiller, optimizer: torch.optim.Optimizer,
+            generator: torch.Generator, device: torch.device) -> tuple[int, list[dict[str, Any]]]:
+    state = torch.load(checkpoint, map_location=device, weights_only=True)
+    missing, unexpected = distiller.load_state_dict(state["model"], strict=False)
+    if unexpected or any(not key.startswith("teacher.") for key in missing):
+        raise RuntimeError(f"checkpoint {checkpoint} does not fit the model")
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    return state["epoch"] + 1, state["history"]
+
+
+def _save(checkpoint: Path, epoch: int, distiller: Distiller, optimizer: torch.optim.Optimizer,
+          generator: torch.Generator, history: list[dict[str, Any]]) -> None:
+    with atomic_path(checkpoint) as tmp:
+        torch.save({"epoch": epoch, "model": distiller.student_state_dict(),
+                    "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+                    "history": history}, tmp)
+
+
+def fit(distiller: Distiller, train: ImageTensors, recipe: Recipe, seed: int,
+        device: torch.device, test: ImageTensors | None = None, checkpoint: Path | None = None,
+        on_epoch: EpochCallback | None = None) -> list[dict[str, Any]]:
+    """Train ``distiller`` for ``recipe.epochs``; return the per-epoch history."""
+    distiller.to(device)
+    optimizer = make_optimizer(distiller.trainable_parameters(), recipe)
+    generator = torch.Generator().manual_seed(seed)
+    start, history = 0, []
+    if checkpoint is not None and checkpoint.exists():
+        start, history = _resume(checkpoint, distiller, optimizer, generator, device)
+    data = train.to(device)
+    for epoch in range(start, recipe.epochs):
+        torch.manual_seed(seed * 100_003 + epoch)  # dropout and the like, repeatable on resume
+        set_lr(optimizer, lr_at(recipe, epoch))
+        distiller.train()
+        sums: dict[str, torch.Tensor] = {}
+        seen, began = 0, time.perf_counter()
+        for images, labels in data.train_batches(recipe.batch_size, generator, recipe.augment,
+                                                 recipe.crop_padding):
+            terms = distiller(images, labels, epoch)
+            loss = sum(terms.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + value.detach() * len(labels)
+            seen += len(labels)
+        entry: dict[str, Any] = {
+            "epoch": epoch, "lr": lr_at(recipe, epoch), "teacher": distiller.uses_teacher(epoch),
+            "loss": {name: float(total) / max(seen, 1) for name, total in sums.items()},
+            "images": seen, "seconds": time.perf_counter() - began,
+        }
+        last = epoch == recipe.epochs - 1
+        if test is not None and ((epoch + 1) % recipe.eval_every == 0 or last):
+            logits = predict(distiller.student, test, recipe.eval_batch_size, device)
+            entry["test_acc"] = accuracy(logits, test.labels)
+        history.append(entry)
+        if checkpoint is not None:
+            _save(checkpoint, epoch, distiller, optimizer, generator, history)
+        if on_epoch is not None:
+            on_epoch(epoch, entry)
+    return history

@@ -1,0 +1,130 @@
+"""Phase two of validation and the expansion of a track into runs.
+
+After plugins load, every method, model and dataset name is looked up and its parameters are
+validated by the plugin's own ``Params`` model; the result is a list of fully resolved
+``RunSpec`` objects, one per (teacher, student, method, seed) of a budget.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from kdbench.errors import KdbenchError, SpecError
+from kdbench.plugins import Catalog, PluginManager
+from kdbench.specfile import field_path, load_track_file, problems_of
+from kdbench.specs import Recipe, Ref, RunSpec, TeacherSpec, TrackSpec, patched
+
+
+class _Checker:
+    """Collects problems with their field paths instead of stopping at the first."""
+
+    def __init__(self, source: str, root: yaml.Node | None):
+        self.source, self.root, self.problems = source, root, []
+
+    def params(self, catalog: Catalog[Any], ref: Ref, loc: tuple[Any, ...],
+               context: dict[str, Any] | None = None) -> BaseModel | None:
+        try:
+            info = catalog.get(ref.name)
+        except KdbenchError as error:
+            self.problems.append(f"{field_path(loc + ('name',))}: {error}")
+            return None
+        try:
+            return info.Params.model_validate(ref.params, context=context)
+        except ValidationError as error:
+            self.problems.extend(problems_of(error, self.root, loc + ("params",)))
+            return None
+
+    def ref(self, catalog: Catalog[Any], ref: Ref, loc: tuple[Any, ...],
+            context: dict[str, Any] | None = None) -> Ref | None:
+        """``ref`` with its parameters validated and every default filled in."""
+        params = self.params(catalog, ref, loc, context)
+        return None if params is None else Ref(name=ref.name, params=params.model_dump(mode="json"))
+
+    def recipe(self, base: Recipe, patch: BaseModel, loc: tuple[Any, ...]) -> Recipe | None:
+        try:
+            return patched(base, patch)
+        except ValidationError as error:
+            self.problems.extend(problems_of(error, self.root, loc))
+            return None
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise SpecError(self.source, self.problems)
+
+
+def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, ...] | None = None,
+           source: str | None = None, root: yaml.Node | None = None) -> list[RunSpec]:
+    """All runs of ``track`` at ``budget``; raises ``SpecError`` listing every problem found."""
+    check = _Checker(source or f"track {track.name}", root)
+    if budget not in track.budgets:
+        raise KdbenchError(f"track {track.name!r} has no budget {budget!r} "
+                           f"(it has: {', '.join(track.budgets)})")
+    spend = track.budgets[budget]
+    bloc = ("budgets", budget)
+    student_recipe = check.recipe(track.student_recipe, spend.student, bloc + ("student",))
+    teacher_recipe = (check.recipe(track.teacher_recipe, spend.teacher, bloc + ("teacher",))
+                      if track.teacher_recipe else None)
+    dataset = check.ref(pm.datasets, track.dataset, ("dataset",))
+    teachers = {track.teacher_label(t): check.ref(pm.models, t.model, ("teachers", i, "model"))
+                for i, t in enumerate(track.teachers)}
+    students = {track.student_label(s): check.ref(pm.models, s.model, ("students", i, "model"))
+                for i, s in enumerate(track.students)}
+    context = {"recipe": student_recipe} if student_recipe else None
+    methods = []
+    for i, ref in enumerate(track.methods):
+        resolved = check.ref(pm.methods, ref, ("methods", i), context) if context else None
+        needs_teacher = ref.name in pm.methods.names() and pm.methods.get(ref.name).needs_teacher
+        if needs_teacher and not track.teachers:
+            check.problems.append(f"methods.{i}.name: method {ref.name!r} needs a teacher, "
+                                  "but the track has none")
+        methods.append((ref.label(), resolved, needs_teacher))
+    check.raise_if_any()
+
+    runs: list[RunSpec] = []
+    for seed in seeds or spend.seeds or track.seeds:
+        for label, method, needs_teacher in methods:
+            pairs = track.pairings() if needs_teacher else [(None, s) for s in track.students]
+            for teacher_entry, student_entry in pairs:
+                teacher = None
+                if teacher_entry is not None:
+                    teacher = TeacherSpec(
+                        model=teachers[track.teacher_label(teacher_entry)], dataset=dataset,
+                        recipe=teacher_recipe, train_limit=spend.train_limit,
+                        seed=seed if track.teacher_seed is None else track.teacher_seed)
+                runs.append(RunSpec(
+                    track=track.name, budget=budget, dataset=dataset,
+                    train_limit=spend.train_limit, test_limit=spend.test_limit,
+                    teacher=teacher,
+                    teacher_label=track.teacher_label(teacher_entry) if teacher_entry else None,
+                    student=students[track.student_label(student_entry)],
+                    student_label=track.student_label(student_entry),
+                    method=method, method_label=label, recipe=student_recipe, seed=seed))
+    return runs
+
+
+def validate_file(path: str | Path, pm: PluginManager) -> TrackSpec:
+    """Both phases for a track file, across all of its budgets; raises ``SpecError``."""
+    track, root = load_track_file(path)
+    problems: list[str] = []
+    for budget in track.budgets:
+        try:
+            expand(track, budget, pm, source=str(path), root=root)
+        except SpecError as error:
+            problems.extend(p for p in error.problems if p not in problems)
+    if problems:
+        raise SpecError(str(path), problems)
+    return track
+
+
+def track_path(name_or_path: str, pm: PluginManager) -> Path:
+    """A track name from the registry, or a path to a YAML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
+        if not candidate.is_file():
+            raise KdbenchError(f"track file not found: {candidate}")
+        return candidate
+    return pm.tracks.get(name_or_path).path

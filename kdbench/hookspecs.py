@@ -1,0 +1,68 @@
+"""The hooks a kdbench plugin implements. Each returns an iterable of typed descriptors.
+
+A plugin is a module (or object) registered under the entry-point group ``kdbench``::
+
+    [project.entry-points.kdbench]
+    mymethod = "kdbench_mymethod.plugin"
+
+kdbench's own built-ins travel the same road (``kdbench.builtin``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+
+from kdbench.types import DatasetInfo, MethodInfo, ModelInfo, TrackInfo
+
+hookspec = pluggy.HookspecMarker("kdbench")
+
+
+@hookspec
+def kdbench_methods() -> Iterable[MethodInfo]:
+    """Return the distillation methods this plugin provides.
+
+    Example::
+
+        @kdbench.hookimpl
+        def kdbench_methods():
+            yield MethodInfo(name="dkd", summary="Decoupled KD", factory=DKD, Params=DKDParams)
+    """
+
+
+@hookspec
+def kdbench_models() -> Iterable[ModelInfo]:
+    """Return the model families this plugin provides.
+
+    Example::
+
+        @kdbench.hookimpl
+        def kdbench_models():
+            yield ModelInfo(name="wrn", summary="Wide ResNet", factory=build_wrn,
+                            pattern=r"wrn-(?P<depth>\\d+)-(?P<k>\\d+)", example="wrn-16-2")
+    """
+
+
+@hookspec
+def kdbench_datasets() -> Iterable[DatasetInfo]:
+    """Return the data sets this plugin provides.
+
+    Example::
+
+        @kdbench.hookimpl
+        def kdbench_datasets():
+            yield DatasetInfo(name="svhn", summary="Street View House Numbers", factory=load_svhn)
+    """
+
+
+@hookspec
+def kdbench_tracks() -> Iterable[TrackInfo]:
+    """Return the benchmark tracks (YAML spec files) this plugin provides.
+
+    Example::
+
+        @kdbench.hookimpl
+        def kdbench_tracks():
+            yield TrackInfo(name="my-track", summary="...", path=Path(__file__).parent / "my.yaml")
+    """

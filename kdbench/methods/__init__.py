@@ -1,0 +1,21 @@
+"""Distillation methods: one module each (a pure loss function plus a thin ``Distiller``)."""
+
+from kdbench.methods.base import Distiller
+from kdbench.types import MethodInfo
+
+
+def builtin_methods() -> list[MethodInfo]:
+    """The methods kdbench registers through its own ``builtin`` plugin."""
+    from kdbench.methods import ce, eskd, kd
+
+    return [
+        MethodInfo("ce", "student trained alone on labels (the baseline)", ce.CE, ce.CEParams,
+                   needs_teacher=False),
+        MethodInfo("kd", "Hinton KD: ce_weight * CE + kd_weight * T^2 KL at temperature T",
+                   kd.KD, kd.KDParams),
+        MethodInfo("eskd", "early-stopped KD (Cho & Hariharan 2019): KD until stop_epoch, then CE",
+                   eskd.ESKD, eskd.ESKDParams),
+    ]
+
+
+__all__ = ["Distiller", "builtin_methods"]

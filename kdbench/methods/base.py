@@ -1,0 +1,54 @@
+"""The distiller: a small module that wraps a student (and a frozen teacher) and returns the
+named, already weighted loss terms of one batch. The engine sums them for backward and logs them."""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel
+from torch import Tensor, nn
+
+
+class Distiller(nn.Module):
+    """Base class of every method. Subclasses implement ``forward(images, labels, epoch)``.
+
+    Extra trainable modules (a hint regressor, embeddings) are ordinary submodules: they are
+    optimized and saved with the student. The teacher is frozen and always in eval mode.
+    """
+
+    def __init__(self, student: nn.Module, teacher: nn.Module | None = None,
+                 params: BaseModel | None = None):
+        super().__init__()
+        self.student = student
+        self.teacher = teacher
+        self.params = params
+        if teacher is not None:
+            teacher.requires_grad_(False)
+            teacher.eval()
+
+    def train(self, mode: bool = True) -> Distiller:
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()
+        return self
+
+    def uses_teacher(self, epoch: int) -> bool:
+        """Whether ``forward`` runs the teacher in this epoch (lets the engine skip teacher work)."""
+        return self.teacher is not None
+
+    def teacher_logits(self, images: Tensor) -> Tensor:
+        """The teacher's logits on exactly the student's (augmented) batch, without gradients."""
+        if self.teacher is None:
+            raise RuntimeError(f"{type(self).__name__} has no teacher")
+        with torch.no_grad():
+            return self.teacher(images)
+
+    def forward(self, images: Tensor, labels: Tensor, epoch: int) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """The student's parameters and the method's own, never the teacher's."""
+        return [p for name, p in self.named_parameters() if not name.startswith("teacher.")]
+
+    def student_state_dict(self) -> dict[str, Tensor]:
+        """What a checkpoint keeps: the student and the method's own modules, not the teacher."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("teacher.")}

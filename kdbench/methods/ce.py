@@ -1,0 +1,27 @@
+"""CE: the student trained alone on its labels, the baseline of every track."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
+
+from kdbench.methods.base import Distiller
+
+
+class CEParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+
+
+def ce_loss(logits: Tensor, labels: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """Mean cross-entropy of ``logits`` against integer ``labels``."""
+    return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+
+
+class CE(Distiller):
+    """Cross-entropy on the labels only; never uses a teacher."""
+
+    def forward(self, images: Tensor, labels: Tensor, epoch: int) -> dict[str, Tensor]:
+        return {"ce": ce_loss(self.student(images), labels, self.params.label_smoothing)}

@@ -1,0 +1,34 @@
+"""A small multilayer perceptron on flattened pixels: the simplest student there is."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+
+class MLPParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hidden: tuple[int, ...] = Field((256,), description="units of each hidden layer")
+
+
+class MLP(nn.Module):
+    """Flatten, then Linear-ReLU per hidden layer, then a linear classifier; taps: hidden<i>."""
+
+    def __init__(self, in_features: int, num_classes: int, hidden: tuple[int, ...] = (256,)):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        for units in hidden:
+            layers += [nn.Linear(in_features, units), nn.ReLU()]
+            in_features = units
+        layers.append(nn.Linear(in_features, num_classes))
+        self.layers = nn.Sequential(*layers)
+        self.feature_taps = {f"hidden{i}": f"layers.{2 + 2 * i}" for i in range(len(hidden))}
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+def build_mlp(name: str, params: MLPParams, *, in_channels: int, image_size: int,
+              num_classes: int) -> MLP:
+    return MLP(in_channels * image_size * image_size, num_classes, params.hidden)

@@ -1,0 +1,62 @@
+"""Progress of a sweep: live bars on a terminal, one plain line per finished piece elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+
+from kdbench.engine.train import EpochCallback
+
+
+class Progress:
+    """Shows runs done out of the total and the epochs of the piece being trained."""
+
+    def __init__(self, total: int, console: Console | None = None, live: bool | None = None):
+        self.console = console or Console(stderr=True)
+        self.live = self.console.is_terminal if live is None else live
+        self.total, self.finished = total, 0
+        self._bars: RichProgress | None = None
+
+    def __enter__(self) -> Progress:
+        if self.live:
+            self._bars = RichProgress(TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(),
+                                      console=self.console, transient=True)
+            self._bars.start()
+            self._overall = self._bars.add_task("runs", total=self.total)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bars is not None:
+            self._bars.stop()
+
+    def epochs(self, description: str, total: int) -> EpochCallback:
+        """A callback for ``fit`` that advances a bar of ``total`` epochs."""
+        if self._bars is None:
+            return lambda epoch, entry: None
+        bars = self._bars
+        task = bars.add_task(f"  {description}", total=total)
+
+        def advance(epoch: int, entry: dict[str, Any]) -> None:
+            bars.update(task, completed=epoch + 1)
+            if epoch + 1 >= total:
+                bars.remove_task(task)
+
+        return advance
+
+    def done(self, line: str) -> None:
+        """One run is finished (trained, skipped or failed)."""
+        self.finished += 1
+        if self._bars is not None:
+            self._bars.advance(self._overall)
+        self.say(f"[{self.finished}/{self.total}] {line}")
+
+    def say(self, line: str) -> None:
+        if self._bars is not None:
+            self._bars.console.print(line, highlight=False, markup=False)
+        else:
+            print(line, file=sys.stderr, flush=True)

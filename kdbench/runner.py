@@ -1,0 +1,136 @@
+"""Runs: skip those already done, train teachers once, distill and evaluate the rest.
+
+Each run is a pure function ``RunSpec -> RunResult``; the result is written atomically the moment
+the run ends, so a sweep can be stopped and started again anywhere.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from kdbench.build import DataSource, build_distiller, build_model, count_parameters
+from kdbench.data import ImageTensors
+from kdbench.engine.evaluate import predict
+from kdbench.engine.metrics import split_metrics
+from kdbench.engine.train import fit
+from kdbench.errors import KdbenchError
+from kdbench.plugins import PluginManager
+from kdbench.progress import Progress
+from kdbench.results import ResultStore, RunResult, provenance
+from kdbench.specs import RunSpec
+from kdbench.teachers import Teacher, TeacherCache
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without it is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise KdbenchError("--device cuda was asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def describe(spec: RunSpec) -> str:
+    teacher = f"{spec.teacher_label} -> " if spec.teacher_label else ""
+    return f"{spec.method_label}: {teacher}{spec.student_label}, seed {spec.seed}"
+
+
+class Runner:
+    """Executes runs in this process, one after another."""
+
+    def __init__(self, pm: PluginManager, store: ResultStore, cache: Path, data: DataSource,
+                 device: torch.device, rerun: bool = False):
+        self.pm, self.store, self.cache, self.data = pm, store, Path(cache), data
+        self.device, self.rerun = device, rerun
+        self.teachers = TeacherCache(self.cache, pm, data, device)
+        self._teacher_logits: dict[tuple[str, str, int | None], Tensor] = {}
+
+    def run(self, runs: list[RunSpec], progress: Progress) -> list[RunResult]:
+        """Results of ``runs`` in order; finished ones are read back instead of run again."""
+        results = []
+        for spec in runs:
+            result = None if self.rerun else self.store.get(spec)
+            if result is not None and result.ok:
+                progress.done(f"skipped (done) {describe(spec)}")
+            else:
+                result = self.execute(spec, progress)
+                self.store.write(result)
+                progress.done(self._summary(result))
+            results.append(result)
+        return results
+
+    def execute(self, spec: RunSpec, progress: Progress) -> RunResult:
+        """One run; an exception inside it becomes a failed result, a user error propagates."""
+        began = time.perf_counter()
+        try:
+            return self._execute(spec, progress, began)
+        except (KdbenchError, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}".splitlines()[0]
+            progress.say(f"run {spec.run_id} failed:\n{traceback.format_exc()}")
+            return RunResult(run_id=spec.run_id, spec=spec, status="failed", reason=reason,
+                             timing={"wall_s": time.perf_counter() - began},
+                             provenance=provenance(str(self.device)))
+
+    def _execute(self, spec: RunSpec, progress: Progress, began: float) -> RunResult:
+        train = self.data.split(spec.dataset, "train", spec.train_limit)
+        test = self.data.split(spec.dataset, "test", spec.test_limit)
+        teacher = None
+        if spec.teacher is not None and self.pm.methods.get(spec.method.name).needs_teacher:
+            fresh = not self.teachers.has(spec.teacher)
+            teacher = self.teachers.get(spec.teacher, progress.epochs(
+                f"teacher {spec.teacher_label}, seed {spec.teacher.seed}", spec.teacher.recipe.epochs))
+            if fresh:
+                progress.say(f"trained teacher {spec.teacher_label} (seed {spec.teacher.seed}) in "
+                             f"{teacher.record['wall_s']:.1f} s")
+        torch.manual_seed(spec.seed)
+        student = build_model(self.pm, spec.student, train)
+        distiller = build_distiller(self.pm, spec.method, student,
+                                    teacher.model if teacher else None)
+        checkpoint = self.cache / "runs" / f"{spec.run_id}.pt"
+        fit_began = time.perf_counter()
+        history = fit(distiller, train, spec.recipe, spec.seed, self.device, test=test,
+                      checkpoint=checkpoint,
+                      on_epoch=progress.epochs(describe(spec), spec.recipe.epochs))
+        train_s = time.perf_counter() - fit_began
+        metrics = {name: self._metrics(student, teacher, spec, name, split)
+                   for name, split in (("test", test), ("train", train))}
+        checkpoint.unlink(missing_ok=True)
+        images = sum(entry["images"] for entry in history)
+        return RunResult(
+            run_id=spec.run_id, spec=spec, status="ok", metrics=metrics, history=history,
+            teacher_id=teacher.teacher_id if teacher else None,
+            teacher_sha256=teacher.sha256 if teacher else None,
+            teacher_params=count_parameters(teacher.model) if teacher else None,
+            student_params=count_parameters(student),
+            timing={"wall_s": time.perf_counter() - began, "train_s": train_s,
+                    "images_per_s": images / max(train_s, 1e-9)},
+            provenance=provenance(str(self.device)))
+
+    def _metrics(self, student: nn.Module, teacher: Teacher | None, spec: RunSpec, name: str,
+                 split: ImageTensors) -> dict[str, float | None]:
+        batch = spec.recipe.eval_batch_size
+        student_logits = predict(student, split, batch, self.device)
+        teacher_logits = None
+        if teacher is not None:
+            limit = spec.test_limit if name == "test" else spec.train_limit
+            key = (teacher.teacher_id, name, limit)
+            if key not in self._teacher_logits:
+                self._teacher_logits[key] = predict(teacher.model, split, batch, self.device)
+            teacher_logits = self._teacher_logits[key]
+        return split_metrics(student_logits, split.labels, teacher_logits)
+
+    @staticmethod
+    def _summary(result: RunResult) -> str:
+        if not result.ok:
+            return f"FAILED {describe(result.spec)}: {result.reason}"
+        test = result.metrics["test"]
+        fidelity = f", agreement {test['agreement']:.1f}%" if test["agreement"] is not None else ""
+        return (f"{describe(result.spec)}: test acc {test['student_acc']:.2f}%{fidelity} "
+                f"({result.timing['wall_s']:.1f} s)")

@@ -1,0 +1,86 @@
+"""Read a YAML track file into a ``TrackSpec``; every problem becomes one line naming the file,
+the field path and, where known, the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from kdbench.errors import SpecError
+from kdbench.specs import TrackSpec
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """``("budgets", "quick", "teacher", "epochs")`` -> ``budgets.quick.teacher.epochs``."""
+    return ".".join(str(part) for part in loc) or "<top level>"
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at ``loc``, or of its nearest existing parent."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((value for key, value in node.value if key.value == str(part)), None)
+            if child is None:  # an unknown key: point at the key itself
+                child = next((key for key, _ in node.value if key.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if 0 <= part < len(node.value) else None
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    if error["type"] == "missing":
+        return "required field is missing"
+    return error["msg"].removeprefix("Value error, ")
+
+
+def problems_of(error: ValidationError, root: yaml.Node | None = None,
+                prefix: tuple[Any, ...] = ()) -> list[str]:
+    """One line per pydantic error: ``field.path (line N): message``."""
+    lines = []
+    for item in error.errors():
+        loc = prefix + tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+        line = _line_of(root, loc)
+        where = f"{field_path(loc)} (line {line})" if line else field_path(loc)
+        lines.append(f"{where}: {_message(item)}")
+    return lines
+
+
+def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node]:
+    """Parse a YAML mapping and its node tree, or raise a one-line ``SpecError``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(str(path), [f"cannot read file: {error}"]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SpecError(str(path), [f"{where}invalid YAML: {problem}"]) from None
+    if data is None:
+        raise SpecError(str(path), ["the file is empty; expected a track mapping"])
+    if not isinstance(data, dict):
+        raise SpecError(str(path), [f"expected a mapping at the top level, got {type(data).__name__}"])
+    return data, root
+
+
+def load_track_file(path: str | Path) -> tuple[TrackSpec, yaml.Node]:
+    """Read and validate a track file (phase one: structure and values, before plugins)."""
+    path = Path(path)
+    data, root = read_yaml(path)
+    try:
+        return TrackSpec.model_validate(data), root
+    except ValidationError as error:
+        raise SpecError(str(path), problems_of(error, root)) from None

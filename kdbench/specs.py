@@ -1,0 +1,245 @@
+"""Pydantic models of tracks and runs. Every model forbids unknown keys and is immutable.
+
+A ``TrackSpec`` is what a YAML track file holds. ``kdbench.expand`` checks its plugin names and
+parameters and expands it, per budget, into fully resolved ``RunSpec`` objects whose sha256 is the
+run id. Teachers get an id the same way, so every student of every method shares one teacher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+BudgetName = Literal["full", "quick", "smoke"]
+BUDGETS: tuple[str, ...] = ("full", "quick", "smoke")
+Confidence = Literal["V", "V~", "S", "U"]
+SPLITS: tuple[str, ...] = ("test", "train")
+METRICS: tuple[str, ...] = (
+    "student_acc", "teacher_acc", "agreement", "kl", "kd_error",
+    "student_nll", "teacher_nll", "student_ece", "teacher_ece",
+)
+
+
+class Strict(BaseModel):
+    """Base of every spec model: unknown keys are errors and instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def digest(model: BaseModel, length: int = 16) -> str:
+    """The first ``length`` hex digits of the sha256 of the model's canonical JSON."""
+    canonical = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:length]
+
+
+class Ref(Strict):
+    """A thing a plugin provides, by name, with the parameters its ``Params`` model validates."""
+
+    name: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    def label(self) -> str:
+        args = ", ".join(f"{key}={value}" for key, value in sorted(self.params.items()))
+        return f"{self.name}({args})" if args else self.name
+
+
+class MethodRef(Ref):
+    """A method in a track; ``label`` tells apart two entries of one method (kd at T=1 and T=4)."""
+
+    label_: str | None = Field(None, alias="label")
+
+    def label(self) -> str:
+        return self.label_ or self.name
+
+
+class Recipe(Strict):
+    """How one network is trained. Epoch numbers count from 0; ``milestones`` multiply lr by gamma."""
+
+    epochs: int = Field(gt=0)
+    batch_size: int = Field(128, gt=0)
+    eval_batch_size: int = Field(1000, gt=0)
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
+    lr: float = Field(0.1, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    nesterov: bool = False
+    weight_decay: float = Field(5e-4, ge=0)
+    schedule: Literal["constant", "multistep", "cosine"] = "multistep"
+    milestones: tuple[int, ...] = ()
+    gamma: float = Field(0.1, gt=0, le=1)
+    min_lr: float = Field(0.0, ge=0)
+    augment: tuple[Literal["crop", "flip"], ...] = ()
+    crop_padding: int = Field(4, ge=0)
+    eval_every: int = Field(1, gt=0, description="evaluate on the test split every N epochs")
+
+    @model_validator(mode="after")
+    def _check_milestones(self) -> Recipe:
+        if list(self.milestones) != sorted(set(self.milestones)):
+            raise ValueError("milestones must be strictly increasing")
+        if self.milestones and not 0 < self.milestones[-1] < self.epochs:
+            raise ValueError(f"milestones must lie between 1 and epochs - 1 = {self.epochs - 1}")
+        return self
+
+
+def _patch_of(model: type[BaseModel]) -> type[BaseModel]:
+    """A model with the same fields and constraints as ``model``, every one optional."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        patched = info._copy()
+        patched.default = None
+        patched.default_factory = None
+        fields[name] = (info.annotation | None, patched)
+    return create_model(f"{model.__name__}Patch", __base__=Strict, **fields)
+
+
+RecipePatch = _patch_of(Recipe)
+
+
+def patched(recipe: Recipe, patch: BaseModel) -> Recipe:
+    """``recipe`` with the fields that ``patch`` sets replaced."""
+    return Recipe.model_validate({**recipe.model_dump(), **patch.model_dump(exclude_unset=True)})
+
+
+class Budget(Strict):
+    """A compute budget: changes to the recipes and limits on the data and seeds."""
+
+    teacher: RecipePatch = Field(default_factory=RecipePatch)  # type: ignore[valid-type]
+    student: RecipePatch = Field(default_factory=RecipePatch)  # type: ignore[valid-type]
+    train_limit: int | None = Field(None, gt=0, description="use at most N training images")
+    test_limit: int | None = Field(None, gt=0, description="use at most N test images")
+    seeds: tuple[int, ...] | None = Field(None, min_length=1, description="replaces track seeds")
+
+
+class TeacherEntry(Strict):
+    """A teacher of the track: a model trained with the teacher recipe on the track's data."""
+
+    model: Ref
+    label: str | None = None
+
+
+class StudentEntry(Strict):
+    """A student of the track."""
+
+    model: Ref
+    label: str | None = None
+
+
+class Pair(Strict):
+    """One teacher-student pairing, by label."""
+
+    teacher: str
+    student: str
+
+
+class Reference(Strict):
+    """A published number shown beside ours, never as ours: what, where from, and how sure."""
+
+    source: str = Field(min_length=1)
+    confidence: Confidence
+    teacher: str | None = None
+    student: str | None = None
+    method: str | None = None
+    metrics: dict[str, float] = Field(min_length=1, description="'<split>.<metric>' to value")
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _check_metrics(self) -> Reference:
+        known = {f"{split}.{metric}" for split in SPLITS for metric in METRICS}
+        unknown = sorted(set(self.metrics) - known)
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r}; use '<split>.<metric>' with split in "
+                             f"{SPLITS} and metric in {METRICS}")
+        return self
+
+
+class TrackSpec(Strict):
+    """A benchmark track: data, teachers, students, methods, recipes, seeds, budgets, references."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str = Field(min_length=1)
+    description: str = ""
+    citation: str | None = None
+    dataset: Ref
+    teachers: tuple[TeacherEntry, ...] = ()
+    students: tuple[StudentEntry, ...] = Field(min_length=1)
+    pairs: tuple[Pair, ...] | None = Field(None, description="default: every teacher x student")
+    methods: tuple[MethodRef, ...] = Field(min_length=1)
+    teacher_recipe: Recipe | None = None
+    student_recipe: Recipe
+    teacher_seed: int | None = Field(None, description="one teacher for all seeds; default: per seed")
+    seeds: tuple[int, ...] = Field((0,), min_length=1)
+    budgets: dict[BudgetName, Budget] = Field(default_factory=lambda: {"full": Budget()})
+    references: tuple[Reference, ...] = ()
+
+    def teacher_label(self, entry: TeacherEntry) -> str:
+        return entry.label or entry.model.label()
+
+    def student_label(self, entry: StudentEntry) -> str:
+        return entry.label or entry.model.label()
+
+    def pairings(self) -> list[tuple[TeacherEntry, StudentEntry]]:
+        """The (teacher, student) pairs, in track order."""
+        teachers = {self.teacher_label(t): t for t in self.teachers}
+        students = {self.student_label(s): s for s in self.students}
+        if self.pairs is None:
+            return [(t, s) for s in self.students for t in self.teachers]
+        return [(teachers[p.teacher], students[p.student]) for p in self.pairs]
+
+    @model_validator(mode="after")
+    def _check_labels(self) -> TrackSpec:
+        for what, labels in (
+            ("teacher", [self.teacher_label(t) for t in self.teachers]),
+            ("student", [self.student_label(s) for s in self.students]),
+            ("method", [m.label() for m in self.methods]),
+        ):
+            dupes = sorted({label for label in labels if labels.count(label) > 1})
+            if dupes:
+                raise ValueError(f"{what} label {dupes[0]!r} is used twice; give entries a label")
+        for pair in self.pairs or ():
+            if pair.teacher not in {self.teacher_label(t) for t in self.teachers}:
+                raise ValueError(f"pairs: no teacher labelled {pair.teacher!r}")
+            if pair.student not in {self.student_label(s) for s in self.students}:
+                raise ValueError(f"pairs: no student labelled {pair.student!r}")
+        if self.teachers and self.teacher_recipe is None:
+            raise ValueError("teacher_recipe is required when the track has teachers")
+        if "full" not in self.budgets:
+            raise ValueError("budgets must define 'full' (the paper's protocol)")
+        return self
+
+
+class TeacherSpec(Strict):
+    """One fully resolved teacher: what ``teacher_id`` hashes and the teacher cache is keyed by."""
+
+    model: Ref
+    dataset: Ref
+    recipe: Recipe
+    seed: int
+    train_limit: int | None = None
+
+    @property
+    def teacher_id(self) -> str:
+        return digest(self)
+
+
+class RunSpec(Strict):
+    """One fully resolved run, every default filled in; ``run_id`` is its sha256."""
+
+    track: str
+    budget: BudgetName
+    dataset: Ref
+    train_limit: int | None = None
+    test_limit: int | None = None
+    teacher: TeacherSpec | None
+    teacher_label: str | None
+    student: Ref
+    student_label: str
+    method: Ref
+    method_label: str
+    recipe: Recipe
+    seed: int
+
+    @property
+    def run_id(self) -> str:
+        return digest(self)

@@ -1,0 +1,95 @@
+"""Typed descriptors that plugin hooks return: one frozen dataclass per kind of thing.
+
+Each descriptor carries a ``name``, a one-line ``summary`` and the factory that builds the thing.
+Parameters are pydantic models owned by the plugin, validated after all plugins are loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NoParams(BaseModel):
+    """Parameters of a thing that takes none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A distillation method.
+
+    ``factory(student, teacher, params)`` returns a ``kdbench.methods.Distiller``; ``teacher`` is
+    ``None`` when ``needs_teacher`` is false. ``Params`` is validated with the pydantic context
+    ``{"recipe": <student Recipe>}`` so a default can depend on the schedule (ESKD's stop epoch).
+    """
+
+    name: str
+    summary: str
+    factory: Callable[..., Any]
+    Params: type[BaseModel] = NoParams
+    needs_teacher: bool = True
+
+    def matches(self, name: str) -> bool:
+        return name == self.name
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model family.
+
+    ``pattern`` is a regular expression the full model name must match (``wrn-(?P<depth>\\d+)-(?P<k>\\d+)``);
+    without one, the name itself. ``factory(name, params, in_channels=, image_size=, num_classes=)``
+    returns an ``nn.Module``; modules may declare ``feature_taps: dict[str, str]`` (tap name to
+    module path) for methods that read intermediate features through forward hooks.
+    """
+
+    name: str
+    summary: str
+    factory: Callable[..., Any]
+    Params: type[BaseModel] = NoParams
+    pattern: str | None = None
+    example: str | None = None
+
+    def matches(self, name: str) -> bool:
+        if self.pattern is None:
+            return name == self.name
+        return re.fullmatch(self.pattern, name) is not None
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A data set.
+
+    ``factory(params, split, root=, download=)`` returns the split (``"train"`` or ``"test"``) as an
+    object with ``num_classes``, ``in_channels``, ``image_size``, ``__len__`` and batch iterators
+    (``kdbench.data.ImageTensors`` for sets small enough to hold in memory).
+    """
+
+    name: str
+    summary: str
+    factory: Callable[..., Any]
+    Params: type[BaseModel] = NoParams
+    splits: tuple[str, ...] = ("train", "test")
+
+    def matches(self, name: str) -> bool:
+        return name == self.name
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    """A benchmark track: a YAML spec file, validated by ``kdbench.specs.TrackSpec``."""
+
+    name: str
+    summary: str
+    path: Path
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def matches(self, name: str) -> bool:
+        return name == self.name
