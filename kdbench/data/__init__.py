@@ -1,6 +1,6 @@
 """Data sets: in-memory image tensors with batched augmentation, and the built-in loaders."""
 
-from kdbench.data.tensors import ImageTensors
+from kdbench.data.tensors import Batch, ImageTensors
 from kdbench.types import DatasetInfo
 
 
@@ -16,4 +16,4 @@ def builtin_datasets() -> list[DatasetInfo]:
     ]
 
 
-__all__ = ["ImageTensors", "builtin_datasets"]
+__all__ = ["Batch", "ImageTensors", "builtin_datasets"]

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from kdbench.data.augment import normalize, random_crop, random_flip
+
+
+class Batch(NamedTuple):
+    """A batch: normalized float ``images``, int64 ``labels`` and each example's ``index`` in its
+    split (methods with a per-example memory, like CRD, need it)."""
+
+    images: Tensor
+    labels: Tensor
+    index: Tensor
 
 
 @dataclass(frozen=True)
@@ -52,15 +62,15 @@ class ImageTensors:
     def to(self, device: torch.device | str) -> ImageTensors:
         return replace(self, images=self.images.to(device), labels=self.labels.to(device))
 
-    def eval_batches(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]:
+    def eval_batches(self, batch_size: int) -> Iterator[Batch]:
         """Normalized float batches in order, without augmentation."""
         for start in range(0, len(self), batch_size):
-            images = self.images[start:start + batch_size]
-            yield normalize(images, self.mean, self.std), self.labels[start:start + batch_size]
+            index = torch.arange(start, min(start + batch_size, len(self)), device=self.labels.device)
+            yield Batch(normalize(self.images[index], self.mean, self.std), self.labels[index], index)
 
     def train_batches(self, batch_size: int, generator: torch.Generator,
                       augment: tuple[str, ...] = (), crop_padding: int = 4,
-                      ) -> Iterator[tuple[Tensor, Tensor]]:
+                      ) -> Iterator[Batch]:
         """One epoch of shuffled, augmented, normalized batches; a last partial batch is dropped
         when a full one exists (batch norm cannot train on one example)."""
         order = torch.randperm(len(self), generator=generator).to(self.images.device)
@@ -72,4 +82,4 @@ class ImageTensors:
                 images = random_crop(images, crop_padding, generator)
             if "flip" in augment:
                 images = random_flip(images, generator)
-            yield normalize(images, self.mean, self.std), self.labels[index]
+            yield Batch(normalize(images, self.mean, self.std), self.labels[index], index)

@@ -14,7 +14,7 @@ def predict(model: nn.Module, data: ImageTensors, batch_size: int,
     """Float32 logits (N, classes) on the CPU; restores the model's train/eval mode."""
     was_training = model.training
     model.eval()
-    outputs = [model(images.to(device)).float().cpu()
-               for images, _ in data.eval_batches(batch_size)]
+    outputs = [model(batch.images.to(device)).float().cpu()
+               for batch in data.eval_batches(batch_size)]
     model.train(was_training)
     return torch.cat(outputs)

@@ -47,29 +47,31 @@ def fit(distiller: Distiller, train: ImageTensors, recipe: Recipe, seed: int,
         device: torch.device, test: ImageTensors | None = None, checkpoint: Path | None = None,
         on_epoch: EpochCallback | None = None) -> list[dict[str, Any]]:
     """Train ``distiller`` for ``recipe.epochs``; return the per-epoch history."""
+    data = train.to(device)
+    distiller.to(device)
+    distiller.prepare(data)
     distiller.to(device)
     optimizer = make_optimizer(distiller.trainable_parameters(), recipe)
     generator = torch.Generator().manual_seed(seed)
     start, history = 0, []
     if checkpoint is not None and checkpoint.exists():
         start, history = _resume(checkpoint, distiller, optimizer, generator, device)
-    data = train.to(device)
     for epoch in range(start, recipe.epochs):
         torch.manual_seed(seed * 100_003 + epoch)  # dropout and the like, repeatable on resume
         set_lr(optimizer, lr_at(recipe, epoch))
         distiller.train()
         sums: dict[str, torch.Tensor] = {}
         seen, began = 0, time.perf_counter()
-        for images, labels in data.train_batches(recipe.batch_size, generator, recipe.augment,
-                                                 recipe.crop_padding):
-            terms = distiller(images, labels, epoch)
+        for batch in data.train_batches(recipe.batch_size, generator, recipe.augment,
+                                        recipe.crop_padding):
+            terms = distiller(batch, epoch)
             loss = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + value.detach() * len(labels)
-            seen += len(labels)
+                sums[name] = sums.get(name, 0.0) + value.detach() * len(batch.labels)
+            seen += len(batch.labels)
         entry: dict[str, Any] = {
             "epoch": epoch, "lr": lr_at(recipe, epoch), "teacher": distiller.uses_teacher(epoch),
             "loss": {name: float(total) / max(seen, 1) for name, total in sums.items()},

@@ -7,9 +7,11 @@ import torch
 from pydantic import BaseModel
 from torch import Tensor, nn
 
+from kdbench.data import Batch, ImageTensors
+
 
 class Distiller(nn.Module):
-    """Base class of every method. Subclasses implement ``forward(images, labels, epoch)``.
+    """Base class of every method. Subclasses implement ``forward(batch, epoch)``.
 
     Extra trainable modules (a hint regressor, embeddings) are ordinary submodules: they are
     optimized and saved with the student. The teacher is frozen and always in eval mode.
@@ -31,6 +33,10 @@ class Distiller(nn.Module):
             self.teacher.eval()
         return self
 
+    def prepare(self, data: ImageTensors) -> None:
+        """Build the parts whose shape depends on the data (a hint regressor, CRD's memory), on
+        the data's device, before the optimizer is made. The default has nothing to build."""
+
     def uses_teacher(self, epoch: int) -> bool:
         """Whether ``forward`` runs the teacher in this epoch (lets the engine skip teacher work)."""
         return self.teacher is not None
@@ -42,7 +48,8 @@ class Distiller(nn.Module):
         with torch.no_grad():
             return self.teacher(images)
 
-    def forward(self, images: Tensor, labels: Tensor, epoch: int) -> dict[str, Tensor]:
+    def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
+        """The named, weighted loss terms of one training batch; their sum is minimized."""
         raise NotImplementedError
 
     def trainable_parameters(self) -> list[nn.Parameter]:

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
+from kdbench.data import Batch
 from kdbench.methods.base import Distiller
 
 
@@ -23,5 +24,5 @@ def ce_loss(logits: Tensor, labels: Tensor, label_smoothing: float = 0.0) -> Ten
 class CE(Distiller):
     """Cross-entropy on the labels only; never uses a teacher."""
 
-    def forward(self, images: Tensor, labels: Tensor, epoch: int) -> dict[str, Tensor]:
-        return {"ce": ce_loss(self.student(images), labels, self.params.label_smoothing)}
+    def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
+        return {"ce": ce_loss(self.student(batch.images), batch.labels, self.params.label_smoothing)}

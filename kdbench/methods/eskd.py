@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import ValidationInfo, model_validator
 from torch import Tensor
 
+from kdbench.data import Batch
 from kdbench.methods.ce import ce_loss
 from kdbench.methods.kd import KD, KDParams
 
@@ -39,7 +40,7 @@ class ESKD(KD):
             raise ValueError("eskd: stop_epoch was not resolved against a recipe")
         return epoch < self.params.stop_epoch
 
-    def forward(self, images: Tensor, labels: Tensor, epoch: int) -> dict[str, Tensor]:
+    def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         if self.uses_teacher(epoch):
-            return super().forward(images, labels, epoch)
-        return {"ce": ce_loss(self.student(images), labels)}
+            return super().forward(batch, epoch)
+        return {"ce": ce_loss(self.student(batch.images), batch.labels)}

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
+from kdbench.data import Batch
 from kdbench.methods.base import Distiller
 from kdbench.methods.ce import ce_loss
 
@@ -32,9 +33,9 @@ def kd_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float) 
 class KD(Distiller):
     """``ce_weight * CE(labels) + kd_weight * kd_loss``; the teacher runs on the same batch."""
 
-    def forward(self, images: Tensor, labels: Tensor, epoch: int) -> dict[str, Tensor]:
+    def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         p = self.params
-        logits = self.student(images)
-        teacher = self.teacher_logits(images)
-        return {"ce": p.ce_weight * ce_loss(logits, labels),
+        logits = self.student(batch.images)
+        teacher = self.teacher_logits(batch.images)
+        return {"ce": p.ce_weight * ce_loss(logits, batch.labels),
                 "kd": p.kd_weight * kd_loss(logits, teacher, p.temperature)}
