@@ -70,6 +70,7 @@ class Recipe(Strict):
     milestones: tuple[int, ...] = ()
     gamma: float = Field(0.1, gt=0, le=1)
     min_lr: float = Field(0.0, ge=0)
+    warmup_epochs: int = Field(0, ge=0, description="linear warm-up of the lr over N epochs")
     augment: tuple[Literal["crop", "flip"], ...] = ()
     crop_padding: int = Field(4, ge=0)
     eval_every: int = Field(1, gt=0, description="evaluate on the test split every N epochs")
@@ -80,6 +81,8 @@ class Recipe(Strict):
             raise ValueError("milestones must be strictly increasing")
         if self.milestones and not 0 < self.milestones[-1] < self.epochs:
             raise ValueError(f"milestones must lie between 1 and epochs - 1 = {self.epochs - 1}")
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs must be less than epochs ({self.epochs})")
         return self
 
 

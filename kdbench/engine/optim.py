@@ -13,7 +13,9 @@ from kdbench.specs import Recipe
 
 
 def lr_at(recipe: Recipe, epoch: int) -> float:
-    """The learning rate of ``epoch`` (counted from 0)."""
+    """The learning rate of ``epoch`` (counted from 0): warm-up, then the schedule."""
+    if epoch < recipe.warmup_epochs:
+        return recipe.lr * (epoch + 1) / (recipe.warmup_epochs + 1)
     if recipe.schedule == "multistep":
         return recipe.lr * recipe.gamma ** bisect_right(recipe.milestones, epoch)
     if recipe.schedule == "cosine":
