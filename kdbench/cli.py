@@ -14,7 +14,19 @@ import yaml
 
 from kdbench.errors import KdbenchError
 
-log = logging.getLogger("kdbench")
+
+
+class _WarningLine(logging.Handler):
+    """Plugin and other warnings as one ``kdbench: warning:`` line on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"kdbench: warning: {record.getMessage()}", file=sys.stderr)
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("kdbench")
+    if not any(isinstance(handler, _WarningLine) for handler in logger.handlers):
+        logger.addHandler(_WarningLine(logging.WARNING))
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -226,8 +238,7 @@ COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "validate": cmd_
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(format="kdbench: warning: %(message)s", level=logging.WARNING,
-                        stream=sys.stderr)
+    _setup_logging()
     args = parser().parse_args(argv)
     if args.version:
         from kdbench import __version__
