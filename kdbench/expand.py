@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from kdbench.errors import KdbenchError, SpecError
 from kdbench.plugins import Catalog, PluginManager
-from kdbench.specfile import field_path, load_track_file, problems_of
+from kdbench.specfile import load_track_file, problems_of, where
 from kdbench.specs import Recipe, Ref, RunSpec, TeacherSpec, TrackSpec, patched
 
 
@@ -30,7 +30,7 @@ class _Checker:
         try:
             info = catalog.get(ref.name)
         except KdbenchError as error:
-            self.problems.append(f"{field_path(loc + ('name',))}: {error}")
+            self.problems.append(f"{where(loc + ('name',), self.root)}: {error}")
             return None
         try:
             return info.Params.model_validate(ref.params, context=context)
@@ -79,8 +79,8 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
         resolved = check.ref(pm.methods, ref, ("methods", i), context) if context else None
         needs_teacher = ref.name in pm.methods.names() and pm.methods.get(ref.name).needs_teacher
         if needs_teacher and not track.teachers:
-            check.problems.append(f"methods.{i}.name: method {ref.name!r} needs a teacher, "
-                                  "but the track has none")
+            check.problems.append(f"{where(('methods', i, 'name'), check.root)}: method "
+                                  f"{ref.name!r} needs a teacher, but the track has none")
         methods.append((ref.label(), resolved, needs_teacher))
     check.raise_if_any()
 
@@ -109,14 +109,17 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
 def validate_file(path: str | Path, pm: PluginManager) -> TrackSpec:
     """Both phases for a track file, across all of its budgets; raises ``SpecError``."""
     track, root = load_track_file(path)
-    problems: list[str] = []
+    found: dict[str, list[str]] = {}
     for budget in track.budgets:
         try:
             expand(track, budget, pm, source=str(path), root=root)
         except SpecError as error:
-            problems.extend(p for p in error.problems if p not in problems)
-    if problems:
-        raise SpecError(str(path), problems)
+            for problem in error.problems:
+                found.setdefault(problem, []).append(budget)
+    if found:
+        raise SpecError(str(path), [
+            problem if len(budgets) == len(track.budgets) else f"{problem} (budget {', '.join(budgets)})"
+            for problem, budgets in found.items()])
     return track
 
 

@@ -43,15 +43,19 @@ def _message(error: dict[str, Any]) -> str:
     return error["msg"].removeprefix("Value error, ")
 
 
+def where(loc: tuple[Any, ...], root: yaml.Node | None) -> str:
+    """``field.path (line N)``, without the line when it is not known."""
+    line = _line_of(root, loc)
+    return f"{field_path(loc)} (line {line})" if line else field_path(loc)
+
+
 def problems_of(error: ValidationError, root: yaml.Node | None = None,
                 prefix: tuple[Any, ...] = ()) -> list[str]:
     """One line per pydantic error: ``field.path (line N): message``."""
     lines = []
     for item in error.errors():
         loc = prefix + tuple(part for part in item["loc"] if not str(part).startswith("function-"))
-        line = _line_of(root, loc)
-        where = f"{field_path(loc)} (line {line})" if line else field_path(loc)
-        lines.append(f"{where}: {_message(item)}")
+        lines.append(f"{where(loc, root)}: {_message(item)}")
     return lines
 
 

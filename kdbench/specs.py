@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 BudgetName = Literal["full", "quick", "smoke"]
 BUDGETS: tuple[str, ...] = ("full", "quick", "smoke")
@@ -190,16 +190,18 @@ class TrackSpec(Strict):
             return [(t, s) for s in self.students for t in self.teachers]
         return [(teachers[p.teacher], students[p.student]) for p in self.pairs]
 
+    @field_validator("teachers", "students", "methods")
+    @classmethod
+    def _unique_labels(cls, entries: tuple[Any, ...]) -> tuple[Any, ...]:
+        labels = [e.label() if isinstance(e, MethodRef) else e.label or e.model.label()
+                  for e in entries]
+        dupes = sorted({label for label in labels if labels.count(label) > 1})
+        if dupes:
+            raise ValueError(f"label {dupes[0]!r} is used twice; give the entries distinct labels")
+        return entries
+
     @model_validator(mode="after")
-    def _check_labels(self) -> TrackSpec:
-        for what, labels in (
-            ("teacher", [self.teacher_label(t) for t in self.teachers]),
-            ("student", [self.student_label(s) for s in self.students]),
-            ("method", [m.label() for m in self.methods]),
-        ):
-            dupes = sorted({label for label in labels if labels.count(label) > 1})
-            if dupes:
-                raise ValueError(f"{what} label {dupes[0]!r} is used twice; give entries a label")
+    def _check_pairs_and_budgets(self) -> TrackSpec:
         for pair in self.pairs or ():
             if pair.teacher not in {self.teacher_label(t) for t in self.teachers}:
                 raise ValueError(f"pairs: no teacher labelled {pair.teacher!r}")

@@ -52,7 +52,7 @@ def pm() -> PluginManager:
 @pytest.fixture
 def tiny_track() -> dict:
     """A deep copy of a small valid track on scikit-learn's digits."""
-    return yaml.safe_load(yaml.safe_dump(TINY_TRACK))
+    return yaml.safe_load(yaml.safe_dump(TINY_TRACK, sort_keys=False))
 
 
 @pytest.fixture
