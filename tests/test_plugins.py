@@ -132,7 +132,7 @@ def test_same_name_twice_is_an_error_naming_both_distributions(install) -> None:
     pm = PluginManager()
     pm.load_entrypoints()
     with pytest.raises(PluginError) as error:
-        pm.methods
+        pm.catalog("methods")
     assert "kdbench-clash 0.1" in str(error.value) and "kdbench 0." in str(error.value)
 
 
