@@ -1,0 +1,193 @@
+"""Models from torchvision and timm through kdbench's registry: ``torchvision/<name>`` (any
+torchvision classification model) and ``timm/<name>`` (any timm model).
+
+Both are built for the data's channels and classes. Feature taps come from the architecture where
+it has stages (torchvision's ResNets and RegNets, timm's ``feature_info``); every model also gets a
+``penultimate`` tap: a parameter-free module that a forward pre-hook on the classifier calls with
+the classifier's input, so forward hooks on it see the features that feed the classifier while the
+model's ``forward`` and ``state_dict`` stay as the library made them (the tap is the model's last
+child). torchvision and timm are imported only when such a model is built.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from kdbench.errors import KdbenchError
+from kdbench.models.common import parse_name
+
+TORCHVISION_PATTERN = r"torchvision/(?P<arch>.+)"
+TIMM_PATTERN = r"timm/(?P<arch>.+)"
+
+
+class TorchvisionParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights: str | None = Field(None, description="pretrained weights by name, such as "
+                                "IMAGENET1K_V1 or DEFAULT (downloaded once into torch's hub cache); "
+                                "none: random initialization")
+
+
+class TimmParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pretrained: bool = Field(False, description="load timm's default pretrained weights "
+                             "(downloaded once into the Hugging Face cache)")
+
+
+class PenultimateTap(nn.Identity):
+    """Returns its input; ``observe`` is a forward pre-hook for the classifier that passes the
+    classifier's input through this module, so forward hooks on it see the penultimate features."""
+
+    def observe(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        self(args[0])
+
+
+def attach_penultimate(model: nn.Module, classifier: str) -> str:
+    """Add a ``penultimate`` tap fed by the module at path ``classifier``; returns the tap's path."""
+    tap = PenultimateTap()
+    model.add_module("penultimate", tap)
+    model.get_submodule(classifier).register_forward_pre_hook(tap.observe)
+    return "penultimate"
+
+
+def _unknown(name: str, arch: str, known: list[str], library: str) -> KdbenchError:
+    close = difflib.get_close_matches(arch, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return KdbenchError(f"unknown model {name!r}: {library} has no classification model {arch!r}{hint}")
+
+
+def _set_submodule(model: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, child = path.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, module)
+
+
+def _classifier(model: nn.Module, num_classes: int) -> str | None:
+    """Path of the last linear (or 1x1 convolution, as in SqueezeNet) layer with ``num_classes``
+    outputs: the classifier of a torchvision model."""
+    found = None
+    for path, module in model.named_modules():
+        if (isinstance(module, nn.Linear) and module.out_features == num_classes) or (
+                isinstance(module, nn.Conv2d) and module.out_channels == num_classes):
+            found = path
+    return found
+
+
+def _replace_head(model: nn.Module, name: str, trained: int, num_classes: int) -> None:
+    """Swap the classifier for ``trained`` classes for a freshly initialized one."""
+    path = _classifier(model, trained)
+    if path is None:
+        raise KdbenchError(f"{name}: cannot find the {trained}-class classifier to replace")
+    old = model.get_submodule(path)
+    if isinstance(old, nn.Linear):
+        new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+    else:
+        new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding,
+                        bias=old.bias is not None)
+    _set_submodule(model, path, new)
+
+
+def _adapt_input(model: nn.Module, in_channels: int, pretrained: bool) -> None:
+    """Give the first convolution ``in_channels`` inputs; pretrained RGB filters are averaged over
+    colour and rescaled so that a grey image gives the same response as its RGB copy."""
+    path, conv = next(((p, m) for p, m in model.named_modules() if isinstance(m, nn.Conv2d)),
+                      (None, None))
+    if conv is None or conv.in_channels == in_channels:
+        return
+    new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                    conv.dilation, conv.groups, bias=conv.bias is not None,
+                    padding_mode=conv.padding_mode)
+    if pretrained:
+        with torch.no_grad():
+            mean = conv.weight.mean(dim=1, keepdim=True)
+            new.weight.copy_(mean.repeat(1, in_channels, 1, 1) * (conv.in_channels / in_channels))
+            if conv.bias is not None:
+                new.bias.copy_(conv.bias)
+    _set_submodule(model, path, new)
+
+
+def _torchvision_stages(model: nn.Module) -> dict[str, str]:
+    """Stage taps of torchvision architectures that have stages: ResNet-like and RegNet."""
+    names = dict(model.named_modules())
+    for template in ("layer{}", "trunk_output.block{}"):
+        paths = [template.format(i) for i in range(1, 5)]
+        if all(path in names for path in paths):
+            return {f"stage{i}": path for i, path in enumerate(paths, start=1)}
+    return {}
+
+
+def build_torchvision(name: str, params: TorchvisionParams, *, in_channels: int, image_size: int,
+                      num_classes: int) -> nn.Module:
+    """``torchvision/<name>`` with ``num_classes`` outputs and ``in_channels`` inputs; with
+    ``weights``, the pretrained model with its classifier replaced when the classes differ."""
+    import torchvision
+    from torchvision.models import get_model, get_model_weights, list_models
+
+    arch = parse_name(TORCHVISION_PATTERN, name, "torchvision")["arch"]
+    known = list_models(module=torchvision.models)
+    if arch not in known:
+        raise _unknown(name, arch, known, "torchvision")
+    weights = None
+    if params.weights is not None:
+        enum = get_model_weights(arch)
+        try:
+            weights = enum[params.weights]
+        except KeyError:
+            options = ", ".join(["DEFAULT", *(w.name for w in enum)])
+            raise KdbenchError(f"{name}: torchvision has no weights {params.weights!r} for "
+                               f"{arch} (known: {options})") from None
+    if weights is None:
+        model = get_model(arch, num_classes=num_classes)
+    else:
+        try:
+            model = get_model(arch, weights=weights)
+        except OSError as error:
+            raise KdbenchError(f"{name}: could not load weights {weights.name} from {weights.url} "
+                               f"({error}); put the file in {torch.hub.get_dir()}/checkpoints "
+                               "or connect to the network") from None
+        trained = len(weights.meta["categories"])
+        if trained != num_classes:
+            _replace_head(model, name, trained, num_classes)
+    _adapt_input(model, in_channels, pretrained=weights is not None)
+    taps = _torchvision_stages(model)
+    classifier = _classifier(model, num_classes)
+    if classifier is not None:
+        taps["penultimate"] = attach_penultimate(model, classifier)
+    model.feature_taps = taps
+    return model
+
+
+def _timm_stages(model: nn.Module) -> dict[str, str]:
+    """Stage taps from timm's ``feature_info``, leaving out stride-2 stems."""
+    names = dict(model.named_modules())
+    paths = [info["module"] for info in getattr(model, "feature_info", None) or []
+             if info.get("reduction", 4) >= 4 and info.get("module") in names]
+    return {f"stage{i}": path for i, path in enumerate(paths, start=1)}
+
+
+def build_timm(name: str, params: TimmParams, *, in_channels: int, image_size: int,
+               num_classes: int) -> nn.Module:
+    """``timm/<name>`` from ``timm.create_model`` with ``num_classes`` and ``in_chans`` set."""
+    import timm
+
+    arch = parse_name(TIMM_PATTERN, name, "timm")["arch"]
+    if not timm.is_model(arch):
+        raise _unknown(name, arch, timm.list_models(), "timm")
+    try:
+        model = timm.create_model(arch, pretrained=params.pretrained, num_classes=num_classes,
+                                  in_chans=in_channels)
+    except OSError as error:
+        raise KdbenchError(f"{name}: could not load timm's pretrained weights ({error}); "
+                           "download them once with network access") from None
+    taps = _timm_stages(model)
+    classifier = model.get_classifier()
+    path = next((p for p, m in model.named_modules() if m is classifier and p), None)
+    if path is not None:
+        taps["penultimate"] = attach_penultimate(model, path)
+    model.feature_taps = taps
+    return model
