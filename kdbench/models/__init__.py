@@ -5,11 +5,30 @@ from kdbench.types import ModelInfo
 
 def builtin_models() -> list[ModelInfo]:
     """The model families kdbench registers through its own ``builtin`` plugin."""
-    from kdbench.models import lenet, mlp
+    from kdbench.models import external, lenet, mlp, preresnet, resnet_cifar, vgg, wrn
 
     return [
         ModelInfo("lenet5", "LeNet-5 (Stanton et al. 2021) with a width multiplier",
                   lenet.build_lenet5, lenet.LeNet5Params, example="lenet5"),
         ModelInfo("mlp", "multilayer perceptron on flattened pixels", mlp.build_mlp,
                   mlp.MLPParams, example="mlp"),
+        ModelInfo("wrn", "Wide ResNet (Zagoruyko & Komodakis 2016), CIFAR variant: depth 6n+4, "
+                  "widening factor k", wrn.build_wrn, wrn.WRNParams, pattern=wrn.PATTERN,
+                  example="wrn-40-2"),
+        ModelInfo("resnet", "CIFAR ResNet (He et al. 2016): depth 6n+2, widths 16/32/64, "
+                  "option-A shortcuts unless told", resnet_cifar.build_resnet,
+                  resnet_cifar.ResNetParams, pattern=resnet_cifar.PATTERN, example="resnet56"),
+        ModelInfo("resnet-x4", "RepDistiller's wide CIFAR ResNet (CRD): depth 6n+2, widths "
+                  "64/128/256", resnet_cifar.build_resnet_x4, resnet_cifar.ResNetX4Params,
+                  pattern=resnet_cifar.PATTERN_X4, example="resnet32x4"),
+        ModelInfo("preresnet", "pre-activation CIFAR ResNet (Stanton et al. 2021): basic blocks "
+                  "below depth 44, bottleneck from 44", preresnet.build_preresnet,
+                  preresnet.PreResNetParams, pattern=preresnet.PATTERN, example="preresnet56"),
+        ModelInfo("vgg", "CIFAR VGG with batch norm (RepDistiller): depth 8, 11, 13, 16 or 19",
+                  vgg.build_vgg, pattern=vgg.PATTERN, example="vgg13"),
+        ModelInfo("torchvision", "any torchvision classification model, optionally pretrained",
+                  external.build_torchvision, external.TorchvisionParams,
+                  pattern=external.TORCHVISION_PATTERN, example="torchvision/resnet18"),
+        ModelInfo("timm", "any timm model, optionally pretrained", external.build_timm,
+                  external.TimmParams, pattern=external.TIMM_PATTERN, example="timm/resnet18"),
     ]
