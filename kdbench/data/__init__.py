@@ -6,7 +6,7 @@ from kdbench.types import DatasetInfo
 
 def builtin_datasets() -> list[DatasetInfo]:
     """The data sets kdbench registers through its own ``builtin`` plugin."""
-    from kdbench.data import cifar, embedded, idx
+    from kdbench.data import cifar, embedded, idx, imagenet
 
     return [
         DatasetInfo("digits", "scikit-learn's 8x8 handwritten digits (1,797 images, embedded)",
@@ -22,6 +22,8 @@ def builtin_datasets() -> list[DatasetInfo]:
                     "(IDX files, or the Debian package dataset-fashion-mnist)", idx.load_fashion_mnist),
         DatasetInfo("emnist", "EMNIST handwritten digits and letters, 28x28, split byclass, balanced, "
                     "letters or digits (IDX files)", idx.load_emnist, idx.EMNISTParams),
+        DatasetInfo("imagenet", "ImageNet-1k at 224x224, streamed from an ImageFolder or a local "
+                    "Hugging Face copy", imagenet.load_imagenet),
     ]
 
 
