@@ -6,7 +6,7 @@ from kdbench.types import MethodInfo
 
 def builtin_methods() -> list[MethodInfo]:
     """The methods kdbench registers through its own ``builtin`` plugin."""
-    from kdbench.methods import ce, eskd, kd
+    from kdbench.methods import ce, crd, eskd, hint, kd
 
     return [
         MethodInfo("ce", "student trained alone on labels (the baseline)", ce.CE, ce.CEParams,
@@ -15,6 +15,10 @@ def builtin_methods() -> list[MethodInfo]:
                    kd.KD, kd.KDParams),
         MethodInfo("eskd", "early-stopped KD (Cho & Hariharan 2019): KD until stop_epoch, then CE",
                    eskd.ESKD, eskd.ESKDParams),
+        MethodInfo("hint", "FitNets (Romero et al. 2015): CE + MSE of a regressed student "
+                   "feature to a teacher feature", hint.Hint, hint.HintParams),
+        MethodInfo("crd", "contrastive representation distillation (Tian et al. 2020): CE + "
+                   "NCE against memory banks", crd.CRD, crd.CRDParams),
     ]
 
 

@@ -1,0 +1,120 @@
+"""CRD (Contrastive Representation Distillation, Tian et al. 2020), as the authors' code does it.
+
+Features are embedded (linear, L2-normalized) to ``feat_dim``; a momentum memory per network keeps
+each training example's embedding. A student embedding is scored against teacher memory rows: its
+own example's (the positive) and ``nce_k`` of other classes; a teacher embedding likewise against
+the student memory. NCE with noise K/N; the normalizer Z is estimated once, on the first batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor, nn
+
+from kdbench.data import Batch, ImageTensors
+from kdbench.methods.base import Distiller
+from kdbench.methods.ce import ce_loss
+from kdbench.methods.kd import kd_loss
+from kdbench.methods.taps import PENULTIMATE, FeatureTap, probe
+
+
+class CRDParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ce_weight: float = Field(1.0, ge=0, description="weight of cross-entropy on the labels")
+    crd_weight: float = Field(0.8, ge=0, description="weight of the contrastive (NCE) term")
+    kd_weight: float = Field(0.0, ge=0, description="weight of an optional Hinton KD term")
+    temperature: float = Field(4.0, gt=0, description="softmax temperature of the KD term")
+    feat_dim: int = Field(128, gt=0, description="embedding size")
+    nce_k: int = Field(16384, gt=0, description="negatives per anchor (at most N - 1)")
+    nce_t: float = Field(0.07, gt=0, description="temperature of the embedding similarities")
+    nce_m: float = Field(0.5, ge=0, lt=1, description="momentum of the memory banks")
+    student_tap: str = Field(PENULTIMATE, min_length=1, description="student feature tap")
+    teacher_tap: str = Field(PENULTIMATE, min_length=1, description="teacher feature tap")
+
+
+def nce_loss(scores: Tensor, nce_t: float, n_data: int, log_z: Tensor | float) -> Tensor:
+    """NCE loss of similarity ``scores`` (B, 1 + K), the positive first: with P = exp(s / nce_t) / Z
+    and noise K/N, the anchors' mean of -log(P_0 / (P_0 + K/N)) - sum_j log((K/N) / (P_j + K/N))."""
+    log_p = scores / nce_t - log_z
+    noise = log_p.new_tensor(math.log((scores.shape[1] - 1) / n_data))
+    log_pos = log_p[:, 0] - torch.logaddexp(log_p[:, 0], noise)
+    log_neg = noise - torch.logaddexp(log_p[:, 1:], noise)
+    return -(log_pos + log_neg.sum(dim=1)).mean()
+
+
+def crd_loss(student: Tensor, teacher: Tensor, student_memory: Tensor, teacher_memory: Tensor,
+             index: Tensor, nce_t: float, log_z: Tensor) -> Tensor:
+    """Both directions: student embeddings (B, d) against the teacher memory (N, d) at rows
+    ``index`` (B, 1 + K), and teacher embeddings against the student memory; ``log_z`` is (2,)."""
+    n_data = len(student_memory)
+    return (nce_loss((student @ teacher_memory.T).gather(1, index), nce_t, n_data, log_z[0])
+            + nce_loss((teacher @ student_memory.T).gather(1, index), nce_t, n_data, log_z[1]))
+
+
+class CRD(Distiller):
+    """``ce_weight * CE + crd_weight * NCE [+ kd_weight * KD]``; the memories are buffers."""
+
+    def __init__(self, student: nn.Module, teacher: nn.Module, params: CRDParams):
+        super().__init__(student, teacher, params)
+        self.student_tap = FeatureTap(student, params.student_tap)
+        self.teacher_tap = FeatureTap(teacher, params.teacher_tap)
+        self.embed_student: nn.Module | None = None
+        self.embed_teacher: nn.Module | None = None
+
+    def prepare(self, data: ImageTensors) -> None:
+        if len(data.labels.unique()) < 2:
+            raise ValueError("crd needs two classes or more: negatives come from other classes")
+        images, dim, device = next(data.eval_batches(2)).images, self.params.feat_dim, data.labels.device
+        for name, model, tap in (("student", self.student, self.student_tap),
+                                 ("teacher", self.teacher, self.teacher_tap)):
+            width = probe(model, tap, images).flatten(1).shape[1]
+            setattr(self, f"embed_{name}", nn.Sequential(nn.Flatten(), nn.Linear(width, dim)).to(device))
+            self.register_buffer(f"{name}_memory",
+                                 F.normalize(torch.randn(len(data), dim, device=device), dim=1))
+        self.register_buffer("log_z", torch.full((2,), math.nan, device=device))
+        counts = torch.bincount(data.labels, minlength=data.num_classes)
+        self.register_buffer("by_class", torch.argsort(data.labels, stable=True), persistent=False)
+        self.register_buffer("class_count", counts, persistent=False)
+        self.register_buffer("class_start", torch.cumsum(counts, 0) - counts, persistent=False)
+        self._z_known = False
+
+    def negatives(self, labels: Tensor, k: int) -> Tensor:
+        """``k`` random examples (B, k) of a class other than each label, with replacement."""
+        start, count, n = self.class_start[labels, None], self.class_count[labels, None], len(self.by_class)
+        draw = (torch.rand(len(labels), k, device=labels.device) * (n - count)).long()
+        draw = torch.minimum(draw, n - count - 1)
+        return self.by_class[torch.where(draw < start, draw, draw + count)]
+
+    def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
+        if self.embed_student is None:
+            raise RuntimeError("crd: call prepare(data) before training (it builds the memories)")
+        p, n = self.params, len(self.student_memory)
+        logits, student_feature = self.student_tap.read(self.student, batch.images)
+        teacher_logits, teacher_feature = self.teacher_tap.read(self.teacher_logits, batch.images)
+        student = F.normalize(self.embed_student(student_feature), dim=1)
+        teacher = F.normalize(self.embed_teacher(teacher_feature), dim=1)
+        negatives = self.negatives(batch.labels, min(p.nce_k, n - 1))
+        index = torch.cat([batch.index[:, None], negatives], dim=1)
+        if not self._z_known and torch.isnan(self.log_z).any():  # Z = N mean exp(s / nce_t), once
+            with torch.no_grad():
+                for i, (emb, memory) in enumerate(((student, self.teacher_memory),
+                                                   (teacher, self.student_memory))):
+                    scores = (emb @ memory.T).gather(1, index).flatten() / p.nce_t
+                    self.log_z[i] = torch.logsumexp(scores, 0) + math.log(n / len(scores))
+        self._z_known = True
+        terms = {"ce": p.ce_weight * ce_loss(logits, batch.labels),
+                 "crd": p.crd_weight * crd_loss(student, teacher, self.student_memory,
+                                                 self.teacher_memory, index, p.nce_t, self.log_z)}
+        if p.kd_weight > 0:
+            terms["kd"] = p.kd_weight * kd_loss(logits, teacher_logits, p.temperature)
+        with torch.no_grad():  # out of place: backward still needs the memories scored above
+            for name, emb in (("student_memory", student), ("teacher_memory", teacher)):
+                memory = getattr(self, name)
+                rows = F.normalize(p.nce_m * memory[batch.index] + (1 - p.nce_m) * emb, dim=1)
+                setattr(self, name, memory.index_copy(0, batch.index, rows))
+        return terms
