@@ -1,0 +1,1 @@
+"""Tests of the built-in distillation methods (a package, so test file names may repeat elsewhere)."""
