@@ -1,0 +1,84 @@
+"""DKD (Decoupled Knowledge Distillation, Zhao et al., CVPR 2022) for kdbench.
+
+Hinton's KD at temperature T splits per example into target-class KD (TCKD: KL between the
+binary distributions [p_target, 1 - p_target] of teacher and student) and non-target-class KD
+(NCKD: KL between the distributions over the other classes), KD = TCKD + (1 - p_target^T) * NCKD.
+DKD drops the teacher-confidence factor and weighs the two freely: ``tckd_weight`` (the paper's
+alpha) and ``nckd_weight`` (its beta), both times T^2, ramped in linearly over ``warmup_epochs``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from kdbench import MethodInfo, hookimpl
+from kdbench.data import Batch
+from kdbench.methods import Distiller
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from torch import Tensor
+
+
+class DKDParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ce_weight: float = Field(1.0, ge=0, description="weight of cross-entropy on the labels")
+    tckd_weight: float = Field(1.0, ge=0, validation_alias=AliasChoices("tckd_weight", "alpha"),
+                               description="weight of target-class KD (alpha in the paper)")
+    nckd_weight: float = Field(8.0, ge=0, validation_alias=AliasChoices("nckd_weight", "beta"),
+                               description="weight of non-target-class KD (beta in the paper)")
+    temperature: float = Field(4.0, gt=0, description="softmax temperature of both networks")
+    warmup_epochs: int = Field(20, ge=0, description="epochs over which the KD terms ramp up "
+                               "linearly; at most the recipe's epochs")
+
+    @model_validator(mode="after")
+    def _cap_warmup(self, info: ValidationInfo) -> DKDParams:
+        recipe = (info.context or {}).get("recipe")
+        if recipe is not None and self.warmup_epochs > recipe.epochs:
+            object.__setattr__(self, "warmup_epochs", recipe.epochs)
+        return self
+
+
+def dkd_terms(student_logits: Tensor, teacher_logits: Tensor, labels: Tensor, temperature: float,
+              reduction: Literal["mean", "none"] = "mean") -> tuple[Tensor, Tensor]:
+    """(TCKD, NCKD), each T^2 * KL(teacher || student), averaged over the batch or per example."""
+    s, t = student_logits / temperature, teacher_logits / temperature
+    others = ~F.one_hot(labels, s.shape[1]).bool()
+
+    def split(z: Tensor) -> tuple[Tensor, Tensor]:
+        """log [p_target, 1 - p_target] and the log-softmax over the non-target classes."""
+        rest = z[others].view(len(z), -1)
+        binary = torch.stack([z.gather(1, labels[:, None])[:, 0], rest.logsumexp(1)], dim=1)
+        return binary - z.logsumexp(1, keepdim=True), F.log_softmax(rest, dim=1)
+
+    (s_binary, s_rest), (t_binary, t_rest) = split(s), split(t)
+    tckd = F.kl_div(s_binary, t_binary, reduction="none", log_target=True).sum(1)
+    nckd = F.kl_div(s_rest, t_rest, reduction="none", log_target=True).sum(1)
+    scale = temperature**2
+    if reduction == "mean":
+        return tckd.mean() * scale, nckd.mean() * scale
+    return tckd * scale, nckd * scale
+
+
+def warmup_factor(epoch: int, warmup_epochs: int) -> float:
+    """Linear ramp of the KD terms: (epoch + 1) / warmup_epochs, at most 1 (epochs count from 0)."""
+    return 1.0 if warmup_epochs == 0 else min((epoch + 1) / warmup_epochs, 1.0)
+
+
+class DKD(Distiller):
+    """``ce_weight * CE + ramp * (tckd_weight * TCKD + nckd_weight * NCKD)``, logged per term."""
+
+    def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
+        p = self.params
+        logits = self.student(batch.images)
+        tckd, nckd = dkd_terms(logits, self.teacher_logits(batch.images), batch.labels, p.temperature)
+        ramp = warmup_factor(epoch, p.warmup_epochs)
+        return {"ce": p.ce_weight * F.cross_entropy(logits, batch.labels),
+                "tckd": ramp * p.tckd_weight * tckd, "nckd": ramp * p.nckd_weight * nckd}
+
+
+@hookimpl
+def kdbench_methods() -> list[MethodInfo]:
+    return [MethodInfo("dkd", "decoupled KD (Zhao et al. 2022): CE + target and non-target class "
+                       "KD, weighted apart", DKD, DKDParams)]
