@@ -15,7 +15,6 @@ import yaml
 from kdbench.errors import KdbenchError
 
 
-
 class _WarningLine(logging.Handler):
     """Plugin and other warnings as one ``kdbench: warning:`` line on the current stderr."""
 
@@ -258,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         print("kdbench: interrupted; finished runs are saved, run again to resume",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``kdbench schema | head``)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ def _ref_union(catalog: Catalog[Any], extra: dict[str, Any] | None = None) -> An
     for entry in catalog:
         info = entry.info
         pattern = getattr(info, "pattern", None)
-        name = (str, Field(pattern=f"^{pattern}$")) if pattern else (Literal[info.name], ...)
+        json_pattern = f"^{pattern.replace('(?P<', '(?<')}$" if pattern else None  # ECMA syntax
+        name = (str, Field(pattern=json_pattern)) if pattern else (Literal[info.name], ...)
         variants.append(create_model(
             f"{catalog.kind[:-1].title()}_{info.name.replace('-', '_')}", __base__=Strict,
             __doc__=info.summary, name=name, params=(info.Params, None), **(extra or {})))
