@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from kdbench.errors import KdbenchError, SpecError
 from kdbench.plugins import Catalog, PluginManager
 from kdbench.specfile import load_track_file, problems_of, where
-from kdbench.specs import Recipe, Ref, RunSpec, TeacherSpec, TrackSpec, patched
+from kdbench.specs import DataRef, Recipe, Ref, RunSpec, TeacherSpec, TrackSpec, patched
 
 
 class _Checker:
@@ -44,6 +44,12 @@ class _Checker:
         params = self.params(catalog, ref, loc, context)
         return None if params is None else Ref(name=ref.name, params=params.model_dump(mode="json"))
 
+    def data(self, catalog: Catalog[Any], ref: DataRef, loc: tuple[Any, ...]) -> DataRef | None:
+        """``ref`` with its data set's parameters validated and filled in."""
+        resolved = self.ref(catalog, ref, loc)
+        return None if resolved is None else DataRef(name=ref.name, params=resolved.params,
+                                                      subset=ref.subset, labels=ref.labels)
+
     def recipe(self, base: Recipe, patch: BaseModel, loc: tuple[Any, ...]) -> Recipe | None:
         try:
             return patched(base, patch)
@@ -69,6 +75,11 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
     teacher_recipe = (check.recipe(track.teacher_recipe, spend.teacher, bloc + ("teacher",))
                       if track.teacher_recipe else None)
     dataset = check.ref(pm.datasets, track.dataset, ("dataset",))
+    default_data = DataRef(name=track.dataset.name, params=track.dataset.params)
+    teacher_data = check.data(pm.datasets, track.teacher_data or default_data,
+                              ("teacher_data",) if track.teacher_data else ("dataset",))
+    distill_data = check.data(pm.datasets, track.distill_data or default_data,
+                              ("distill_data",) if track.distill_data else ("dataset",))
     teachers = {track.teacher_label(t): check.ref(pm.models, t.model, ("teachers", i, "model"))
                 for i, t in enumerate(track.teachers)}
     students = {track.student_label(s): check.ref(pm.models, s.model, ("students", i, "model"))
@@ -82,6 +93,9 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
             check.problems.append(f"{where(('methods', i, 'name'), check.root)}: method "
                                   f"{ref.name!r} needs a teacher, but the track has none")
         methods.append((ref.label(), resolved, needs_teacher))
+    checkpoints = {track.teacher_label(t): max(1, round(t.checkpoint_fraction * teacher_recipe.epochs))
+                   for t in track.teachers if t.checkpoint_fraction and teacher_recipe}
+    check.problems = list(dict.fromkeys(check.problems))  # the default data is checked twice
     check.raise_if_any()
 
     runs: list[RunSpec] = []
@@ -91,12 +105,14 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
             for teacher_entry, student_entry in pairs:
                 teacher = None
                 if teacher_entry is not None:
+                    name = track.teacher_label(teacher_entry)
                     teacher = TeacherSpec(
-                        model=teachers[track.teacher_label(teacher_entry)], dataset=dataset,
-                        recipe=teacher_recipe, train_limit=spend.train_limit,
+                        model=teachers[name], dataset=teacher_data, recipe=teacher_recipe,
+                        train_limit=spend.train_limit, ensemble=teacher_entry.ensemble,
+                        checkpoint_epoch=checkpoints.get(name),
                         seed=seed if track.teacher_seed is None else track.teacher_seed)
                 runs.append(RunSpec(
-                    track=track.name, budget=budget, dataset=dataset,
+                    track=track.name, budget=budget, dataset=dataset, distill_data=distill_data,
                     train_limit=spend.train_limit, test_limit=spend.test_limit,
                     teacher=teacher,
                     teacher_label=track.teacher_label(teacher_entry) if teacher_entry else None,

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from kdbench.build import DataSource, build_distiller, build_model, count_parameters
-from kdbench.data import ImageTensors
+from kdbench.data.split import Split
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
 from kdbench.engine.train import fit
@@ -48,11 +48,12 @@ class Runner:
         self.pm, self.store, self.cache, self.data = pm, store, Path(cache), data
         self.device, self.rerun = device, rerun
         self.teachers = TeacherCache(self.cache, pm, data, device)
-        self._teacher_logits: dict[tuple[str, str, int | None], Tensor] = {}
+        self._teacher_logits: dict[tuple[str, str, str, int | None], Tensor] = {}
 
     def run(self, runs: list[RunSpec], progress: Progress) -> list[RunResult]:
         """Results of ``runs`` in order; finished ones are read back instead of run again."""
         results = []
+        self.teachers.plan(spec.teacher for spec in runs if spec.teacher is not None)
         for spec in runs:
             result = None if self.rerun else self.store.get(spec)
             if result is not None and result.ok:
@@ -79,18 +80,17 @@ class Runner:
                              provenance=provenance(str(self.device)))
 
     def _execute(self, spec: RunSpec, progress: Progress, began: float) -> RunResult:
-        train = self.data.split(spec.dataset, "train", spec.train_limit)
-        test = self.data.split(spec.dataset, "test", spec.test_limit)
+        train = self.data.training(spec.distill_data, spec.dataset, spec.train_limit)
+        test = self.data.evaluation(spec.dataset, spec.test_limit)
         teacher = None
         if spec.teacher is not None and self.pm.methods.get(spec.method.name).needs_teacher:
-            fresh = not self.teachers.has(spec.teacher)
             teacher = self.teachers.get(spec.teacher, progress.epochs(
                 f"teacher {spec.teacher_label}, seed {spec.teacher.seed}", spec.teacher.recipe.epochs))
-            if fresh:
+            if teacher.trained_s:
                 progress.say(f"trained teacher {spec.teacher_label} (seed {spec.teacher.seed}) in "
-                             f"{teacher.record['wall_s']:.1f} s")
+                             f"{teacher.trained_s:.1f} s")
         torch.manual_seed(spec.seed)
-        student = build_model(self.pm, spec.student, train)
+        student = build_model(self.pm, spec.student, test)
         distiller = build_distiller(self.pm, spec.method, student,
                                     teacher.model if teacher else None)
         checkpoint = self.cache / "runs" / f"{spec.run_id}.pt"
@@ -114,13 +114,14 @@ class Runner:
             provenance=provenance(str(self.device)))
 
     def _metrics(self, student: nn.Module, teacher: Teacher | None, spec: RunSpec, name: str,
-                 split: ImageTensors) -> dict[str, float | None]:
+                 split: Split) -> dict[str, float | None]:
         batch = spec.recipe.eval_batch_size
         student_logits = predict(student, split, batch, self.device)
         teacher_logits = None
         if teacher is not None:
+            data = spec.dataset if name == "test" else spec.distill_data
             limit = spec.test_limit if name == "test" else spec.train_limit
-            key = (teacher.teacher_id, name, limit)
+            key = (teacher.teacher_id, name, data.model_dump_json(), limit)
             if key not in self._teacher_logits:
                 self._teacher_logits[key] = predict(teacher.model, split, batch, self.device)
             teacher_logits = self._teacher_logits[key]

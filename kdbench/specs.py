@@ -46,6 +46,30 @@ class Ref(Strict):
         return f"{self.name}({args})" if args else self.name
 
 
+class Subset(Strict):
+    """A fixed part of a split: ``per_class`` examples of every class, or a ``fraction``, drawn
+    with ``seed``; ``complement`` takes everything else instead."""
+
+    per_class: int | None = Field(None, gt=0)
+    fraction: float | None = Field(None, gt=0, le=1)
+    complement: bool = False
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Subset:
+        if (self.per_class is None) == (self.fraction is None):
+            raise ValueError("give exactly one of per_class and fraction")
+        return self
+
+
+class DataRef(Ref):
+    """Training data: a data set's train split, optionally a fixed ``subset``. With
+    ``labels: false`` the labels are never used (distillation from the teacher alone)."""
+
+    subset: Subset | None = None
+    labels: bool = True
+
+
 class MethodRef(Ref):
     """A method in a track; ``label`` tells apart two entries of one method (kd at T=1 and T=4)."""
 
@@ -116,10 +140,17 @@ class Budget(Strict):
 
 
 class TeacherEntry(Strict):
-    """A teacher of the track: a model trained with the teacher recipe on the track's data."""
+    """A teacher of the track: a model trained with the teacher recipe on the teacher data.
+
+    ``ensemble: N`` trains N members with different seeds and predicts log(mean(softmax));
+    ``checkpoint_fraction: f`` uses the teacher's own checkpoint after round(f * epochs) epochs
+    (an early-stopped teacher), saved while training the full teacher.
+    """
 
     model: Ref
     label: str | None = None
+    ensemble: int = Field(1, ge=1, le=64)
+    checkpoint_fraction: float | None = Field(None, gt=0, le=1)
 
 
 class StudentEntry(Strict):
@@ -164,7 +195,9 @@ class TrackSpec(Strict):
     title: str = Field(min_length=1)
     description: str = ""
     citation: str | None = None
-    dataset: Ref
+    dataset: Ref = Field(description="its test split evaluates; its train split trains by default")
+    teacher_data: DataRef | None = Field(None, description="default: the dataset's train split")
+    distill_data: DataRef | None = Field(None, description="default: the dataset's train split")
     teachers: tuple[TeacherEntry, ...] = ()
     students: tuple[StudentEntry, ...] = Field(min_length=1)
     pairs: tuple[Pair, ...] | None = Field(None, description="default: every teacher x student")
@@ -214,26 +247,43 @@ class TrackSpec(Strict):
         return self
 
 
+MEMBER_SEED_STRIDE = 1000
+
+
 class TeacherSpec(Strict):
     """One fully resolved teacher: what ``teacher_id`` hashes and the teacher cache is keyed by."""
 
     model: Ref
-    dataset: Ref
+    dataset: DataRef
     recipe: Recipe
     seed: int
     train_limit: int | None = None
+    ensemble: int = 1
+    checkpoint_epoch: int | None = None
 
     @property
     def teacher_id(self) -> str:
         return digest(self)
 
+    def members(self) -> list[TeacherSpec]:
+        """The single networks to train: member i has seed ``seed + 1000 * i``, so member 0 is the
+        single teacher of the same seed and ensembles of 1, 3 and 5 share their members."""
+        return [self.model_copy(update={"ensemble": 1, "checkpoint_epoch": None,
+                                        "seed": self.seed + MEMBER_SEED_STRIDE * i})
+                for i in range(self.ensemble)]
+
 
 class RunSpec(Strict):
-    """One fully resolved run, every default filled in; ``run_id`` is its sha256."""
+    """One fully resolved run, every default filled in; ``run_id`` is its sha256.
+
+    ``dataset`` is evaluated on its test split and fixes the classes; the student is distilled on
+    ``distill_data`` (whose un-augmented examples are the "train" split of the metrics).
+    """
 
     track: str
     budget: BudgetName
     dataset: Ref
+    distill_data: DataRef
     train_limit: int | None = None
     test_limit: int | None = None
     teacher: TeacherSpec | None

@@ -69,7 +69,7 @@ class DatasetInfo:
 
     ``factory(params, split, root=, download=)`` returns the split (``"train"`` or ``"test"``) as an
     object with ``num_classes``, ``in_channels``, ``image_size``, ``__len__`` and batch iterators
-    (``kdbench.data.ImageTensors`` for sets small enough to hold in memory).
+    (a ``kdbench.data.split.Split``: ``ImageTensors`` in memory, ``ImageStream`` from files).
     """
 
     name: str

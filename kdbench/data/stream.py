@@ -85,13 +85,18 @@ class ImageStream:
     def in_channels(self) -> int:
         return 3
 
+    def subset(self, indices: Tensor) -> ImageStream:
+        """The examples at ``indices`` (positions in this split)."""
+        indices = indices.cpu()
+        return replace(self, positions=self.positions[indices],
+                       labels=self.labels[indices.to(self.labels.device)])
+
     def limit(self, n: int | None, seed: int = 0) -> ImageStream:
         """At most ``n`` examples, a fixed random sample (the same for every run)."""
         if n is None or n >= len(self):
             return self
-        chosen = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-        return replace(self, positions=self.positions[chosen],
-                       labels=self.labels[chosen.to(self.labels.device)])
+        return self.subset(torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
+                           .sort().values)
 
     def to(self, device: torch.device | str) -> ImageStream:
         """A copy whose labels live, and whose batches arrive, on ``device``."""

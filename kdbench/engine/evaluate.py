@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from kdbench.data import ImageTensors
+from kdbench.data.split import Split
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: ImageTensors, batch_size: int,
+def predict(model: nn.Module, data: Split, batch_size: int,
             device: torch.device) -> Tensor:
     """Float32 logits (N, classes) on the CPU; restores the model's train/eval mode."""
     was_training = model.training

@@ -46,21 +46,25 @@ def ece(logits: Tensor, labels: Tensor, bins: int = 10) -> float:
     return 100.0 * (gap.abs().sum() / len(labels)).item()
 
 
+def _label_metrics(logits: Tensor, labels: Tensor, who: str) -> dict[str, float]:
+    return {f"{who}_acc": accuracy(logits, labels), f"{who}_nll": nll(logits, labels),
+            f"{who}_ece": ece(logits, labels)}
+
+
 def split_metrics(student_logits: Tensor, labels: Tensor,
                   teacher_logits: Tensor | None = None) -> dict[str, float | None]:
-    """Every metric of one split; the teacher's and the fidelity ones are None without a teacher."""
-    out: dict[str, float | None] = {
-        "student_acc": accuracy(student_logits, labels),
-        "student_nll": nll(student_logits, labels),
-        "student_ece": ece(student_logits, labels),
-        "teacher_acc": None, "teacher_nll": None, "teacher_ece": None,
-        "agreement": None, "kl": None, "kd_error": None,
-    }
+    """Every metric of one split. Fidelity and teacher metrics are None without a teacher, and
+    label metrics None where the labels are hidden (-1: distillation data used without labels)."""
+    out: dict[str, float | None] = dict.fromkeys(
+        ["student_acc", "student_nll", "student_ece", "teacher_acc", "teacher_nll", "teacher_ece",
+         "agreement", "kl", "kd_error"])
+    labelled = bool((labels >= 0).all())
+    if labelled:
+        out.update(_label_metrics(student_logits, labels, "student"))
     if teacher_logits is not None:
         agree = agreement(teacher_logits, student_logits)
-        out.update(teacher_acc=accuracy(teacher_logits, labels),
-                   teacher_nll=nll(teacher_logits, labels),
-                   teacher_ece=ece(teacher_logits, labels),
-                   agreement=agree, kl=predictive_kl(teacher_logits, student_logits),
+        out.update(agreement=agree, kl=predictive_kl(teacher_logits, student_logits),
                    kd_error=100.0 - agree)
+        if labelled:
+            out.update(_label_metrics(teacher_logits, labels, "teacher"))
     return out

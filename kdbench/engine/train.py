@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from kdbench.data import ImageTensors
+from kdbench.data.split import Split
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import accuracy
 from kdbench.engine.optim import lr_at, make_optimizer, set_lr
@@ -43,8 +43,8 @@ def _save(checkpoint: Path, epoch: int, distiller: Distiller, optimizer: torch.o
                     "history": history}, tmp)
 
 
-def fit(distiller: Distiller, train: ImageTensors, recipe: Recipe, seed: int,
-        device: torch.device, test: ImageTensors | None = None, checkpoint: Path | None = None,
+def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
+        device: torch.device, test: Split | None = None, checkpoint: Path | None = None,
         on_epoch: EpochCallback | None = None) -> list[dict[str, Any]]:
     """Train ``distiller`` for ``recipe.epochs``; return the per-epoch history."""
     data = train.to(device)

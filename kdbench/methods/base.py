@@ -7,7 +7,8 @@ import torch
 from pydantic import BaseModel
 from torch import Tensor, nn
 
-from kdbench.data import Batch, ImageTensors
+from kdbench.data import Batch
+from kdbench.data.split import Split
 
 
 class Distiller(nn.Module):
@@ -33,7 +34,7 @@ class Distiller(nn.Module):
             self.teacher.eval()
         return self
 
-    def prepare(self, data: ImageTensors) -> None:
+    def prepare(self, data: Split) -> None:
         """Build the parts whose shape depends on the data (a hint regressor, CRD's memory), on
         the data's device, before the optimizer is made. The default has nothing to build."""
 
