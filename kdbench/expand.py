@@ -80,9 +80,14 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                               ("teacher_data",) if track.teacher_data else ("dataset",))
     distill_data = check.data(pm.datasets, track.distill_data or default_data,
                               ("distill_data",) if track.distill_data else ("dataset",))
-    teachers = {track.teacher_label(t): check.ref(pm.models, t.model, ("teachers", i, "model"))
+    def model(label: str, entry_model: Ref, loc: tuple[Any, ...]) -> Ref | None:
+        if label in spend.models:
+            return check.ref(pm.models, spend.models[label], bloc + ("models", label))
+        return check.ref(pm.models, entry_model, loc)
+
+    teachers = {track.teacher_label(t): model(track.teacher_label(t), t.model, ("teachers", i, "model"))
                 for i, t in enumerate(track.teachers)}
-    students = {track.student_label(s): check.ref(pm.models, s.model, ("students", i, "model"))
+    students = {track.student_label(s): model(track.student_label(s), s.model, ("students", i, "model"))
                 for i, s in enumerate(track.students)}
     context = {"recipe": student_recipe} if student_recipe else None
     methods = []
@@ -92,7 +97,7 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
         if needs_teacher and not track.teachers:
             check.problems.append(f"{where(('methods', i, 'name'), check.root)}: method "
                                   f"{ref.name!r} needs a teacher, but the track has none")
-        methods.append((ref.label(), resolved, needs_teacher))
+        methods.append((ref, resolved, needs_teacher))
     checkpoints = {track.teacher_label(t): max(1, round(t.checkpoint_fraction * teacher_recipe.epochs))
                    for t in track.teachers if t.checkpoint_fraction and teacher_recipe}
     check.problems = list(dict.fromkeys(check.problems))  # the default data is checked twice
@@ -100,8 +105,11 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
 
     runs: list[RunSpec] = []
     for seed in seeds or spend.seeds or track.seeds:
-        for label, method, needs_teacher in methods:
-            pairs = track.pairings() if needs_teacher else [(None, s) for s in track.students]
+        for ref, method, needs_teacher in methods:
+            pairs = [(t, s) for t, s in track.pairings()
+                     if ref.teachers is None or track.teacher_label(t) in ref.teachers]
+            if not needs_teacher:
+                pairs = [(None, s) for s in track.students]
             for teacher_entry, student_entry in pairs:
                 teacher = None
                 if teacher_entry is not None:
@@ -118,7 +126,7 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                     teacher_label=track.teacher_label(teacher_entry) if teacher_entry else None,
                     student=students[track.student_label(student_entry)],
                     student_label=track.student_label(student_entry),
-                    method=method, method_label=label, recipe=student_recipe, seed=seed))
+                    method=method, method_label=ref.label(), recipe=student_recipe, seed=seed))
     return runs
 
 

@@ -71,9 +71,11 @@ class DataRef(Ref):
 
 
 class MethodRef(Ref):
-    """A method in a track; ``label`` tells apart two entries of one method (kd at T=1 and T=4)."""
+    """A method in a track; ``label`` tells apart two entries of one method (kd at T=1 and T=4);
+    ``teachers`` limits it to the teachers with those labels (default: every teacher)."""
 
     label_: str | None = Field(None, alias="label")
+    teachers: tuple[str, ...] | None = None
 
     def label(self) -> str:
         return self.label_ or self.name
@@ -82,7 +84,7 @@ class MethodRef(Ref):
 class Recipe(Strict):
     """How one network is trained. Epoch numbers count from 0; ``milestones`` multiply lr by gamma."""
 
-    epochs: int = Field(gt=0)
+    epochs: int = Field(ge=0, description="0 uses the model as built (a pretrained teacher)")
     batch_size: int = Field(128, gt=0)
     eval_batch_size: int = Field(1000, gt=0)
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
@@ -105,7 +107,7 @@ class Recipe(Strict):
             raise ValueError("milestones must be strictly increasing")
         if self.milestones and not 0 < self.milestones[-1] < self.epochs:
             raise ValueError(f"milestones must lie between 1 and epochs - 1 = {self.epochs - 1}")
-        if self.warmup_epochs >= self.epochs:
+        if self.warmup_epochs and self.warmup_epochs >= self.epochs:
             raise ValueError(f"warmup_epochs must be less than epochs ({self.epochs})")
         return self
 
@@ -137,6 +139,8 @@ class Budget(Strict):
     train_limit: int | None = Field(None, gt=0, description="use at most N training images")
     test_limit: int | None = Field(None, gt=0, description="use at most N test images")
     seeds: tuple[int, ...] | None = Field(None, min_length=1, description="replaces track seeds")
+    models: dict[str, Ref] = Field(default_factory=dict,
+                                   description="teacher or student label to the model it uses here")
 
 
 class TeacherEntry(Strict):
@@ -244,6 +248,17 @@ class TrackSpec(Strict):
             raise ValueError("teacher_recipe is required when the track has teachers")
         if "full" not in self.budgets:
             raise ValueError("budgets must define 'full' (the paper's protocol)")
+        teachers = {self.teacher_label(t) for t in self.teachers}
+        labels = teachers | {self.student_label(s) for s in self.students}
+        for method in self.methods:
+            unknown = sorted(set(method.teachers or ()) - teachers)
+            if unknown:
+                raise ValueError(f"method {method.label()!r}: no teacher labelled {unknown[0]!r}")
+        for name, budget in self.budgets.items():
+            unknown = sorted(set(budget.models) - labels)
+            if unknown:
+                raise ValueError(f"budgets.{name}.models: no teacher or student labelled "
+                                 f"{unknown[0]!r}")
         return self
 
 

@@ -52,3 +52,18 @@ def test_teacher_ids_do_not_depend_on_the_track_and_follow_seeds(pm, tiny_track)
 def test_seeds_override(pm, tiny_track) -> None:
     runs = expand(TrackSpec.model_validate(tiny_track), "full", pm, seeds=(7, 8, 9))
     assert sorted({r.seed for r in runs}) == [7, 8, 9]
+
+
+def test_methods_can_be_limited_to_some_teachers(pm, tiny_track) -> None:
+    tiny_track["methods"][2]["teachers"] = ["mlp-128"]
+    runs = expand(TrackSpec.model_validate(tiny_track), "full", pm)
+    assert {r.teacher_label for r in runs if r.method.name == "eskd"} == {"mlp-128"}
+    assert {r.teacher_label for r in runs if r.method.name == "kd"} == {"mlp-64", "mlp-128"}
+
+
+def test_a_budget_can_swap_models(pm, tiny_track) -> None:
+    tiny_track["budgets"]["smoke"]["models"] = {"mlp-128": {"name": "lenet5"}}
+    smoke = expand(TrackSpec.model_validate(tiny_track), "smoke", pm)
+    full = expand(TrackSpec.model_validate(tiny_track), "full", pm)
+    assert {r.teacher.model.name for r in smoke if r.teacher_label == "mlp-128"} == {"lenet5"}
+    assert {r.teacher.model.name for r in full if r.teacher_label == "mlp-128"} == {"mlp"}
