@@ -80,6 +80,9 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                               ("teacher_data",) if track.teacher_data else ("dataset",))
     distill_data = check.data(pm.datasets, track.distill_data or default_data,
                               ("distill_data",) if track.distill_data else ("dataset",))
+    student_data = {track.student_label(s): check.data(pm.datasets, s.distill_data,
+                                                       ("students", i, "distill_data"))
+                    for i, s in enumerate(track.students) if s.distill_data}
     def model(label: str, entry_model: Ref, loc: tuple[Any, ...]) -> Ref | None:
         if label in spend.models:
             return check.ref(pm.models, spend.models[label], bloc + ("models", label))
@@ -120,7 +123,8 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                         checkpoint_epoch=checkpoints.get(name),
                         seed=seed if track.teacher_seed is None else track.teacher_seed)
                 runs.append(RunSpec(
-                    track=track.name, budget=budget, dataset=dataset, distill_data=distill_data,
+                    track=track.name, budget=budget, dataset=dataset,
+                    distill_data=student_data.get(track.student_label(student_entry), distill_data),
                     train_limit=spend.train_limit, test_limit=spend.test_limit,
                     teacher=teacher,
                     teacher_label=track.teacher_label(teacher_entry) if teacher_entry else None,

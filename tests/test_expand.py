@@ -67,3 +67,14 @@ def test_a_budget_can_swap_models(pm, tiny_track) -> None:
     full = expand(TrackSpec.model_validate(tiny_track), "full", pm)
     assert {r.teacher.model.name for r in smoke if r.teacher_label == "mlp-128"} == {"lenet5"}
     assert {r.teacher.model.name for r in full if r.teacher_label == "mlp-128"} == {"mlp"}
+
+
+def test_a_student_can_have_its_own_distillation_data(pm, tiny_track) -> None:
+    tiny_track["students"].append({"label": "mlp-16-half", "model": {"name": "mlp"},
+                                   "distill_data": {"name": "digits", "subset": {"fraction": 0.5},
+                                                    "labels": False}})
+    runs = expand(TrackSpec.model_validate(tiny_track), "full", pm)
+    half = [r for r in runs if r.student_label == "mlp-16-half"]
+    assert half and all(r.distill_data.subset.fraction == 0.5 and not r.distill_data.labels
+                        for r in half)
+    assert all(r.distill_data.subset is None for r in runs if r.student_label == "mlp-16")
