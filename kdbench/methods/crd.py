@@ -3,8 +3,7 @@
 Features are embedded (linear, L2-normalized) to ``feat_dim``; a momentum memory per network keeps
 each training example's embedding. A student embedding is scored against teacher memory rows: its
 own example's (the positive) and ``nce_k`` of other classes; a teacher embedding likewise against
-the student memory. NCE with noise K/N; the normalizer Z is estimated once, on the first batch.
-"""
+the student memory. NCE with noise K/N; the normalizer Z is estimated once, on the first batch."""
 
 from __future__ import annotations
 
@@ -15,7 +14,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from kdbench.data import Batch, ImageTensors
+from kdbench.data import Batch
+from kdbench.data.split import Split
 from kdbench.methods.base import Distiller
 from kdbench.methods.ce import ce_loss
 from kdbench.methods.kd import kd_loss
@@ -66,10 +66,12 @@ class CRD(Distiller):
         self.embed_student: nn.Module | None = None
         self.embed_teacher: nn.Module | None = None
 
-    def prepare(self, data: ImageTensors) -> None:
-        if len(data.labels.unique()) < 2:
+    def prepare(self, data: Split) -> None:
+        images, dim = next(data.eval_batches(2)).images, self.params.feat_dim
+        device, labels = images.device, data.labels.to(images.device)
+        counts = torch.bincount(labels, minlength=data.num_classes)
+        if (counts > 0).sum() < 2:
             raise ValueError("crd needs two classes or more: negatives come from other classes")
-        images, dim, device = next(data.eval_batches(2)).images, self.params.feat_dim, data.labels.device
         for name, model, tap in (("student", self.student, self.student_tap),
                                  ("teacher", self.teacher, self.teacher_tap)):
             width = probe(model, tap, images).flatten(1).shape[1]
@@ -77,29 +79,27 @@ class CRD(Distiller):
             self.register_buffer(f"{name}_memory",
                                  F.normalize(torch.randn(len(data), dim, device=device), dim=1))
         self.register_buffer("log_z", torch.full((2,), math.nan, device=device))
-        counts = torch.bincount(data.labels, minlength=data.num_classes)
-        self.register_buffer("by_class", torch.argsort(data.labels, stable=True), persistent=False)
-        self.register_buffer("class_count", counts, persistent=False)
-        self.register_buffer("class_start", torch.cumsum(counts, 0) - counts, persistent=False)
+        for name, value in (("by_class", torch.argsort(labels, stable=True)), ("class_count", counts),
+                            ("class_start", torch.cumsum(counts, 0) - counts)):  # for negatives
+            self.register_buffer(name, value, persistent=False)
         self._z_known = False
 
     def negatives(self, labels: Tensor, k: int) -> Tensor:
         """``k`` random examples (B, k) of a class other than each label, with replacement."""
         start, count, n = self.class_start[labels, None], self.class_count[labels, None], len(self.by_class)
-        draw = (torch.rand(len(labels), k, device=labels.device) * (n - count)).long()
-        draw = torch.minimum(draw, n - count - 1)
+        draw = torch.minimum((torch.rand(len(labels), k, device=labels.device) * (n - count)).long(),
+                             n - count - 1)  # rand * (n - count) may round up to n - count
         return self.by_class[torch.where(draw < start, draw, draw + count)]
 
     def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         if self.embed_student is None:
             raise RuntimeError("crd: call prepare(data) before training (it builds the memories)")
-        p, n = self.params, len(self.student_memory)
+        p, n = self.params, len(self.by_class)
         logits, student_feature = self.student_tap.read(self.student, batch.images)
         teacher_logits, teacher_feature = self.teacher_tap.read(self.teacher_logits, batch.images)
         student = F.normalize(self.embed_student(student_feature), dim=1)
         teacher = F.normalize(self.embed_teacher(teacher_feature), dim=1)
-        negatives = self.negatives(batch.labels, min(p.nce_k, n - 1))
-        index = torch.cat([batch.index[:, None], negatives], dim=1)
+        index = torch.cat([batch.index[:, None], self.negatives(batch.labels, min(p.nce_k, n - 1))], 1)
         if not self._z_known and torch.isnan(self.log_z).any():  # Z = N mean exp(s / nce_t), once
             with torch.no_grad():
                 for i, (emb, memory) in enumerate(((student, self.teacher_memory),

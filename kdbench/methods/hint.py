@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Size, Tensor, nn
 
-from kdbench.data import Batch, ImageTensors
+from kdbench.data import Batch
+from kdbench.data.split import Split
 from kdbench.errors import KdbenchError
 from kdbench.methods.base import Distiller
 from kdbench.methods.ce import ce_loss
@@ -76,7 +77,7 @@ class Hint(Distiller):
         self.teacher_tap = FeatureTap(teacher, params.teacher_tap)
         self.regressor: HintRegressor | None = None
 
-    def prepare(self, data: ImageTensors) -> None:
+    def prepare(self, data: Split) -> None:
         images = next(data.eval_batches(2)).images
         shapes = (probe(self.student, self.student_tap, images).shape,
                   probe(self.teacher, self.teacher_tap, images).shape)
