@@ -196,7 +196,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             return None
         return load_track_file(track_path(name, pm))[0]
 
-    files = leaderboard.render(args.results, load_track)
+    builtin = {e.info.name: load_track(e.info.name) for e in pm.tracks if e.plugin == "builtin"}
+    files = leaderboard.render(args.results, builtin, load_track)
     if args.check:
         old = leaderboard.stale(files, args.out)
         if old:

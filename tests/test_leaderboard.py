@@ -36,7 +36,9 @@ def test_render_is_deterministic_and_check_detects_staleness(finished, tmp_path,
     out = tmp_path / "board"
     assert board("--results", str(results), "--out", str(out)) == 0
     first = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert set(first) == {"README.md", "tiny.md"}
+    assert {"README.md", "tiny.md", "tiny.smoke.capacity.png", "tiny.smoke.fidelity.png",
+            "quickstart.md"} <= set(first)
+    assert first["tiny.smoke.capacity.png"].startswith(b"\x89PNG")
     shutil.rmtree(out)
     assert board("--results", str(results), "--out", str(out)) == 0
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
@@ -61,8 +63,33 @@ def test_track_page_has_both_boards_with_mean_std_and_paired_delta(finished, tmp
     kd_row = next(line for line in page.splitlines() if line.startswith("| mlp-16") and "| kd " in line)
     assert " ± " in kd_row and kd_row.rstrip().endswith("|   2 |")
     assert "[" in kd_row  # the paired difference to CE has a 95% interval with two seeds
+    assert "![tiny.smoke.capacity.png](tiny.smoke.capacity.png)" in page
     index = (out / "README.md").read_text()
     assert "[tiny](tiny.md)" in index
+
+
+def test_tracks_without_results_show_protocol_references_and_command(tmp_path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    assert board("--results", str(results), "--out", str(tmp_path / "board")) == 0
+    page = (tmp_path / "board" / "quickstart.md").read_text()
+    assert "## Protocol" in page and "| teacher | lenet5-w4" in page
+    assert "No results yet. Run `kdbench run --track quickstart" in page
+    index = (tmp_path / "board" / "README.md").read_text()
+    assert "| [quickstart](quickstart.md)" in index and "no results yet" in index
+
+
+def test_reference_rows_are_labelled_with_their_source(finished, tmp_path) -> None:
+    from kdbench.leaderboard import track_files
+    from kdbench.results import ResultStore
+    from kdbench.specs import TrackSpec
+    from tests.conftest import TINY_TRACK
+
+    page = track_files("tiny", ResultStore(finished / "results").scan(),
+                       TrackSpec.model_validate(TINY_TRACK))["tiny.md"]
+    assert "## Reference results from the papers" in page
+    assert "not produced by kdbench" in page
+    assert "| Made up for tests (U)" in page and "test.student_acc 90" in page
 
 
 def test_missing_results_directory_is_a_user_error(tmp_path, capsys) -> None:
