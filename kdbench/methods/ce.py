@@ -17,8 +17,11 @@ class CEParams(BaseModel):
 
 
 def ce_loss(logits: Tensor, labels: Tensor, label_smoothing: float = 0.0) -> Tensor:
-    """Mean cross-entropy of ``logits`` against integer ``labels``."""
-    return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    """Mean cross-entropy of ``logits`` against integer ``labels``; hidden labels (-1, from
+    distillation data used without labels) are left out, and a batch of only those gives 0."""
+    if bool((labels < 0).all()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits, labels, ignore_index=-1, label_smoothing=label_smoothing)
 
 
 class CE(Distiller):
