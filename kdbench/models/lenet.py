@@ -23,10 +23,10 @@ def _scaled(base: int, width: float) -> int:
 
 
 class LeNet5(nn.Module):
-    """LeNet-5 with a width multiplier; taps: conv1, conv2, fc1, fc2 (penultimate)."""
+    """LeNet-5 with a width multiplier; taps: conv1, conv2, fc1, fc2 (= penultimate)."""
 
     feature_taps = {"conv1": "features.1", "conv2": "features.4", "fc1": "classifier.1",
-                    "fc2": "classifier.3"}
+                    "fc2": "classifier.3", "penultimate": "classifier.3"}
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
                  width: float = 1.0):

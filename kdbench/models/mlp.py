@@ -13,7 +13,8 @@ class MLPParams(BaseModel):
 
 
 class MLP(nn.Module):
-    """Flatten, then Linear-ReLU per hidden layer, then a linear classifier; taps: hidden<i>."""
+    """Flatten, then Linear-ReLU per hidden layer, then a linear classifier; taps: hidden<i> and
+    penultimate (the last hidden layer, or the flattened pixels without one)."""
 
     def __init__(self, in_features: int, num_classes: int, hidden: tuple[int, ...] = (256,)):
         super().__init__()
@@ -24,6 +25,7 @@ class MLP(nn.Module):
         layers.append(nn.Linear(in_features, num_classes))
         self.layers = nn.Sequential(*layers)
         self.feature_taps = {f"hidden{i}": f"layers.{2 + 2 * i}" for i in range(len(hidden))}
+        self.feature_taps["penultimate"] = f"layers.{2 * len(hidden)}"
 
     def forward(self, x):
         return self.layers(x)
