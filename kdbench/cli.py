@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import platform
+import re
 import sys
 from pathlib import Path
 
@@ -117,6 +118,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def naming(pattern: str) -> str:
+    """A name pattern for people: ``wrn-(?P<depth>\\d+)-(?P<k>\\d+)`` -> ``wrn-{depth}-{k}``."""
+    return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern).replace("\\", "")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
@@ -127,7 +133,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             info = entry.info
             name = info.name
             if getattr(info, "pattern", None):
-                name += f" (e.g. {info.example})"
+                name = f"{naming(info.pattern)} (e.g. {info.example})"
             rows.append([name, info.summary, entry.distribution.split(" ")[0]])
         if not args.kind:
             print(f"{kind}:")
