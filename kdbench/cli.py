@@ -133,7 +133,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             info = entry.info
             name = info.name
             if getattr(info, "pattern", None):
-                name = f"{naming(info.pattern)} (e.g. {info.example})"
+                name = f"{info.name}: {naming(info.pattern)} (e.g. {info.example})"
             rows.append([name, info.summary, entry.distribution.split(" ")[0]])
         if not args.kind:
             print(f"{kind}:")

@@ -21,7 +21,8 @@ def test_list_models_shows_every_family_with_its_example(capsys):
     assert main(["list", "models"]) == 0
     out = capsys.readouterr().out
     for family, example in FAMILIES.items():
-        assert f"{family} (e.g. {example})" in out
+        assert f"{family}: " in out and f" (e.g. {example})" in out
+    assert "wrn: wrn-{depth}-{k} (e.g. wrn-40-2)" in out
 
 
 @pytest.mark.parametrize(("name", "family"), [
