@@ -14,7 +14,7 @@ import json
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ class TeacherCache:
     def get(self, spec: TeacherSpec, on_epoch: EpochCallback | None = None) -> Teacher:
         """The teacher of ``spec``, training the members that are not in the cache."""
         if self._loaded is not None and self._loaded[0] == spec.teacher_id:
-            return self._loaded[1]
+            return replace(self._loaded[1], trained_s=0.0)
         models, records, shas, trained_s = [], [], [], 0.0
         for member in spec.members():
             path = self.weights(member, spec.checkpoint_epoch)

@@ -33,7 +33,7 @@ def test_run_then_skip_then_rerun(tmp_path, run, tiny_track, write_track) -> Non
     assert "### Accuracy" in out and "### Fidelity" in out and "Traceback" not in err
     written = results(tmp_path)
     assert len(written) == 5 and all(r["status"] == "ok" for r in written)  # ce + 2 x (kd, eskd)
-    assert err.count("trained teacher") == 2
+    assert err.count("trained teacher") == 2  # once each, though each teaches kd and eskd
     teachers = sorted((tmp_path / "cache" / "teachers").iterdir())
     assert len(teachers) == 2
     mtimes = [p.stat().st_mtime_ns for p in (tmp_path / "results").rglob("*.json")]
