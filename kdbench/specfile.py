@@ -59,6 +59,25 @@ def problems_of(error: ValidationError, root: yaml.Node | None = None,
     return lines
 
 
+MAX_VALUES = 100_000
+
+
+def _too_large(node: yaml.Node) -> bool:
+    """Whether the document expands to more than ``MAX_VALUES`` values once aliases are followed
+    (a few nested aliases can expand to billions: a "billion laughs" file must not hang)."""
+    count, stack = 0, [node]
+    while stack:
+        current = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return True
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend(part for pair in current.value for part in pair)
+    return False
+
+
 def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node]:
     """Parse a YAML mapping and its node tree, or raise a one-line ``SpecError``."""
     try:
@@ -67,6 +86,9 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node]:
         raise SpecError(str(path), [f"cannot read file: {error}"]) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is not None and _too_large(root):
+            raise SpecError(str(path), [f"the file expands to more than {MAX_VALUES:,} values "
+                                        "(check its aliases); a track is far smaller"])
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)

@@ -4,6 +4,7 @@ file, the field path and the line for every kind of bad input; never a traceback
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from kdbench.builtin import TRACKS_DIR
 from kdbench.cli import main
@@ -106,3 +107,18 @@ def test_binary_and_missing_files(capsys, tmp_path) -> None:
     assert code == 2 and len(lines) == 1 and "garbage.yaml" in lines[0]
     code, lines = validate(capsys, tmp_path / "missing.yaml")
     assert code == 2 and "cannot read file" in lines[0]
+
+
+def test_alias_bomb_is_refused_quickly(capsys, write_track) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    code, problems = validate(capsys, write_track("\n".join(lines) + "\n"))
+    assert code == 2 and len(problems) == 1 and "expands to more than 100,000 values" in problems[0]
+
+
+def test_anchors_for_repeated_recipes_still_work(capsys, tiny_track, write_track) -> None:
+    rest = {k: v for k, v in tiny_track.items() if k not in ("teacher_recipe", "student_recipe")}
+    text = yaml.safe_dump(rest, sort_keys=False) + (
+        "teacher_recipe: &recipe {epochs: 3, batch_size: 64, lr: 0.05, milestones: [2]}\n"
+        "student_recipe: *recipe\n")
+    assert validate(capsys, write_track(text)) == (0, [])
