@@ -190,22 +190,31 @@ def track_files(name: str, results: list[RunResult], track: TrackSpec | None) ->
     return files
 
 
+def _best(rows: list[Entry], metric: str) -> tuple[str, str]:
+    """The row with the highest mean test ``metric``, as (who, mean ± std)."""
+    scored = [row for row in rows if row.stat("test", metric) is not None]
+    if not scored:
+        return "-", "-"
+    best = max(scored, key=lambda row: row.stat("test", metric).mean)
+    who = f"{best.method}: {best.teacher + ' → ' if best.teacher else ''}{best.student}"
+    return who, fmt(best.stat("test", metric))
+
+
 def index_page(pages: dict[str, tuple[list[RunResult], TrackSpec | None]]) -> str:
     table = []
     for name, (results, track) in sorted(pages.items()):
         title = track.title if track else ""
         budgets = [b for b in BUDGETS if any(r.spec.budget == b for r in results)]
         if not budgets:
-            table.append([f"[{name}]({name}.md)", title, "-", 0, "no results yet", "-"])
+            table.append([f"[{name}]({name}.md)", title, "-", 0, "no results yet", "-", "-", "-"])
         for budget in budgets:
             rows = entries([r for r in results if r.spec.budget == budget])
-            best = max(rows, key=lambda row: row.stat("test", "student_acc").mean
-                       if row.stat("test", "student_acc") else -1.0)
-            label = f"{best.method}: {best.teacher + ' → ' if best.teacher else ''}{best.student}"
             table.append([f"[{name}]({name}.md)", title, budget, sum(len(r.runs) for r in rows),
-                          label, fmt(best.stat("test", "student_acc"))])
+                          *_best(rows, "student_acc"), *_best(rows, "agreement")])
     board = tabulate(table, headers=["track", "what it measures", "budget", "runs",
-                                     "best student (test acc)", "test acc (%)"], tablefmt="github")
+                                     "most accurate student", "test acc (%)",
+                                     "most faithful student", "test agreement (%)"],
+                     tablefmt="github")
     return "\n".join([
         HEADER, "# kdbench leaderboard\n",
         "Standardized accuracy **and** fidelity (agreement and KL between student and teacher) of "
