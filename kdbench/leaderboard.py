@@ -87,9 +87,10 @@ def reference_board(track: TrackSpec) -> str:
                                     "note"], tablefmt="github")
 
 
-def plots(results: list[RunResult], track_name: str, title: str, budget: str) -> dict[str, bytes]:
+def plots(results: list[RunResult], track_name: str, budget: str) -> dict[str, bytes]:
     """The PNG files of one budget of one track, by file name."""
     rows = entries(results)
+    title = f"{track_name}, budget {budget}"
     pictures = {f"{track_name}.{budget}.capacity.png": capacity_plot(rows, title),
                 f"{track_name}.{budget}.fidelity.png": fidelity_plot(rows, title)}
     return {name: png for name, png in pictures.items() if png is not None}
@@ -174,7 +175,7 @@ def track_files(name: str, results: list[RunResult], track: TrackSpec | None) ->
     files: dict[str, str | bytes] = {}
     for budget in BUDGETS:
         if by_budget.get(budget):
-            pictures = plots(by_budget[budget], name, title, budget)
+            pictures = plots(by_budget[budget], name, budget)
             files.update(pictures)
             parts.append(budget_section(by_budget[budget], track, budget, sorted(pictures)))
     if not results:
