@@ -23,7 +23,9 @@ def _png(figure: Figure) -> bytes:
 
 
 def _error(stat: Stat) -> float:
-    return 0.0 if stat.n < 2 else (stat.high - stat.low) / 2
+    """Error bars are one standard deviation over seeds (a 95% t-interval from two or three seeds
+    is several times wider than the spread it describes)."""
+    return stat.std
 
 
 def series_name(row: Entry) -> str:
@@ -33,7 +35,7 @@ def series_name(row: Entry) -> str:
 
 def capacity_plot(rows: list[Entry], title: str) -> bytes | None:
     """Student test accuracy and test KD error against teacher parameters, one line per method
-    and student, with 95% intervals; the CE student as a dashed line. None without a ladder."""
+    and student, with ± 1 std over seeds; the CE student as a dashed line. None without a ladder."""
     taught = [row for row in rows if row.teacher is not None and row.teacher_params]
     if len({row.teacher_params for row in taught}) < 2:
         return None
@@ -61,7 +63,7 @@ def capacity_plot(rows: list[Entry], title: str) -> bytes | None:
         axis.set_ylabel(ylabel)
         axis.grid(True, alpha=0.3)
     accuracy_axis.legend(fontsize=7)
-    figure.suptitle(f"{title}: mean and 95% interval over seeds", fontsize=10)
+    figure.suptitle(f"{title}: mean ± 1 std over seeds", fontsize=10)
     figure.tight_layout()
     return _png(figure)
 
@@ -82,6 +84,6 @@ def fidelity_plot(rows: list[Entry], title: str) -> bytes | None:
     axis.set_ylabel("test top-1 agreement with teacher (%)")
     axis.grid(True, alpha=0.3)
     axis.legend(fontsize=6)
-    figure.suptitle(f"{title}: fidelity against accuracy", fontsize=10)
+    figure.suptitle(f"{title}: fidelity against accuracy, mean ± 1 std over seeds", fontsize=10)
     figure.tight_layout()
     return _png(figure)
