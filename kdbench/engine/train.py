@@ -72,6 +72,10 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + value.detach() * len(batch.labels)
             seen += len(batch.labels)
+        bad = sorted(name for name, total in sums.items() if not bool(torch.isfinite(total)))
+        if bad:
+            raise FloatingPointError(f"loss term {bad[0]!r} is not finite in epoch {epoch}; the "
+                                     "run diverged (try a lower lr or a warm-up)")
         entry: dict[str, Any] = {
             "epoch": epoch, "lr": lr_at(recipe, epoch), "teacher": distiller.uses_teacher(epoch),
             "loss": {name: float(total) / max(seen, 1) for name, total in sums.items()},

@@ -59,3 +59,13 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path) -> None:
     assert [e["loss"] for e in history] == [e["loss"] for e in reference_history]
     for x, y in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):
         assert torch.equal(x, y)
+
+
+def test_a_diverged_run_fails_with_the_epoch_and_the_term() -> None:
+    data = load_digits(NoParams(), "train")
+    torch.manual_seed(0)
+    model = MLP(64, 10, (32,))
+    with torch.no_grad():
+        model.layers[1].weight.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="loss term 'ce' is not finite in epoch 0"):
+        fit(CE(model, None, CEParams()), data, RECIPE, 0, torch.device("cpu"))
