@@ -33,10 +33,17 @@ class _Checker:
             self.problems.append(f"{where(loc + ('name',), self.root)}: {error}")
             return None
         try:
-            return info.Params.model_validate(ref.params, context=context)
+            params = info.Params.model_validate(ref.params, context=context)
         except ValidationError as error:
             self.problems.extend(problems_of(error, self.root, loc + ("params",)))
             return None
+        try:
+            if getattr(info, "check", None) is not None:
+                info.check(ref.name, params)
+        except KdbenchError as error:
+            self.problems.append(f"{where(loc + ('name',), self.root)}: {error}")
+            return None
+        return params
 
     def ref(self, catalog: Catalog[Any], ref: Ref, loc: tuple[Any, ...],
             context: dict[str, Any] | None = None) -> Ref | None:

@@ -46,7 +46,9 @@ class ModelInfo:
 
     ``pattern`` is a regular expression the full model name must match (``wrn-(?P<depth>\\d+)-(?P<k>\\d+)``);
     without one, the name itself. ``factory(name, params, in_channels=, image_size=, num_classes=)``
-    returns an ``nn.Module``; modules may declare ``feature_taps: dict[str, str]`` (tap name to
+    returns an ``nn.Module``. ``check(name, params)``, when given, raises ``KdbenchError`` for a name
+    the pattern matches but no model has (``wrn-15-2``), so ``kdbench validate`` reports it before
+    any data loads. Modules may declare ``feature_taps: dict[str, str]`` (tap name to
     module path) for methods that read intermediate features through forward hooks.
     """
 
@@ -56,6 +58,7 @@ class ModelInfo:
     Params: type[BaseModel] = NoParams
     pattern: str | None = None
     example: str | None = None
+    check: Callable[[str, Any], Any] | None = None
 
     def matches(self, name: str) -> bool:
         if self.pattern is None:

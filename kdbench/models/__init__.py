@@ -14,21 +14,26 @@ def builtin_models() -> list[ModelInfo]:
                   mlp.MLPParams, example="mlp"),
         ModelInfo("wrn", "Wide ResNet (Zagoruyko & Komodakis 2016), CIFAR variant: depth 6n+4, "
                   "widening factor k", wrn.build_wrn, wrn.WRNParams, pattern=wrn.PATTERN,
-                  example="wrn-40-2"),
+                  example="wrn-40-2", check=wrn.depth_k),
         ModelInfo("resnet", "CIFAR ResNet (He et al. 2016): depth 6n+2, widths 16/32/64, "
                   "option-A shortcuts unless told", resnet_cifar.build_resnet,
-                  resnet_cifar.ResNetParams, pattern=resnet_cifar.PATTERN, example="resnet56"),
+                  resnet_cifar.ResNetParams, pattern=resnet_cifar.PATTERN, example="resnet56",
+                  check=resnet_cifar.resnet_blocks),
         ModelInfo("resnet-x4", "RepDistiller's wide CIFAR ResNet (CRD): depth 6n+2, widths "
                   "64/128/256", resnet_cifar.build_resnet_x4, resnet_cifar.ResNetX4Params,
-                  pattern=resnet_cifar.PATTERN_X4, example="resnet32x4"),
+                  pattern=resnet_cifar.PATTERN_X4, example="resnet32x4",
+                  check=resnet_cifar.resnet_x4_blocks),
         ModelInfo("preresnet", "pre-activation CIFAR ResNet (Stanton et al. 2021): basic blocks "
                   "below depth 44, bottleneck from 44", preresnet.build_preresnet,
-                  preresnet.PreResNetParams, pattern=preresnet.PATTERN, example="preresnet56"),
+                  preresnet.PreResNetParams, pattern=preresnet.PATTERN, example="preresnet56",
+                  check=preresnet.layout),
         ModelInfo("vgg", "CIFAR VGG with batch norm (RepDistiller): depth 8, 11, 13, 16 or 19",
-                  vgg.build_vgg, pattern=vgg.PATTERN, example="vgg13"),
+                  vgg.build_vgg, pattern=vgg.PATTERN, example="vgg13", check=vgg.stages),
         ModelInfo("torchvision", "any torchvision classification model, optionally pretrained",
                   external.build_torchvision, external.TorchvisionParams,
-                  pattern=external.TORCHVISION_PATTERN, example="torchvision/resnet18"),
+                  pattern=external.TORCHVISION_PATTERN, example="torchvision/resnet18",
+                  check=external.torchvision_arch),
         ModelInfo("timm", "any timm model, optionally pretrained", external.build_timm,
-                  external.TimmParams, pattern=external.TIMM_PATTERN, example="timm/resnet18"),
+                  external.TimmParams, pattern=external.TIMM_PATTERN, example="timm/resnet18",
+                  check=external.timm_arch),
     ]

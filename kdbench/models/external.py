@@ -121,26 +121,34 @@ def _torchvision_stages(model: nn.Module) -> dict[str, str]:
     return {}
 
 
-def build_torchvision(name: str, params: TorchvisionParams, *, in_channels: int, image_size: int,
-                      num_classes: int) -> nn.Module:
-    """``torchvision/<name>`` with ``num_classes`` outputs and ``in_channels`` inputs; with
-    ``weights``, the pretrained model with its classifier replaced when the classes differ."""
+def torchvision_arch(name: str, params: TorchvisionParams) -> tuple[str, Any]:
+    """The torchvision architecture and weights enum member (or None), checked without loading
+    anything (also before any data loads)."""
     import torchvision
-    from torchvision.models import get_model, get_model_weights, list_models
+    from torchvision.models import get_model_weights, list_models
 
     arch = parse_name(TORCHVISION_PATTERN, name, "torchvision")["arch"]
     known = list_models(module=torchvision.models)
     if arch not in known:
         raise _unknown(name, arch, known, "torchvision")
-    weights = None
-    if params.weights is not None:
-        enum = get_model_weights(arch)
-        try:
-            weights = enum[params.weights]
-        except KeyError:
-            options = ", ".join(["DEFAULT", *(w.name for w in enum)])
-            raise KdbenchError(f"{name}: torchvision has no weights {params.weights!r} for "
-                               f"{arch} (known: {options})") from None
+    if params.weights is None:
+        return arch, None
+    enum = get_model_weights(arch)
+    try:
+        return arch, enum[params.weights]
+    except KeyError:
+        options = ", ".join(["DEFAULT", *(w.name for w in enum)])
+        raise KdbenchError(f"{name}: torchvision has no weights {params.weights!r} for "
+                           f"{arch} (known: {options})") from None
+
+
+def build_torchvision(name: str, params: TorchvisionParams, *, in_channels: int, image_size: int,
+                      num_classes: int) -> nn.Module:
+    """``torchvision/<name>`` with ``num_classes`` outputs and ``in_channels`` inputs; with
+    ``weights``, the pretrained model with its classifier replaced when the classes differ."""
+    from torchvision.models import get_model
+
+    arch, weights = torchvision_arch(name, params)
     if weights is None:
         model = get_model(arch, num_classes=num_classes)
     else:
@@ -170,14 +178,22 @@ def _timm_stages(model: nn.Module) -> dict[str, str]:
     return {f"stage{i}": path for i, path in enumerate(paths, start=1)}
 
 
-def build_timm(name: str, params: TimmParams, *, in_channels: int, image_size: int,
-               num_classes: int) -> nn.Module:
-    """``timm/<name>`` from ``timm.create_model`` with ``num_classes`` and ``in_chans`` set."""
+def timm_arch(name: str, params: TimmParams | None = None) -> str:
+    """The timm architecture of ``timm/<name>``, checked (also before any data loads)."""
     import timm
 
     arch = parse_name(TIMM_PATTERN, name, "timm")["arch"]
     if not timm.is_model(arch):
         raise _unknown(name, arch, timm.list_models(), "timm")
+    return arch
+
+
+def build_timm(name: str, params: TimmParams, *, in_channels: int, image_size: int,
+               num_classes: int) -> nn.Module:
+    """``timm/<name>`` from ``timm.create_model`` with ``num_classes`` and ``in_chans`` set."""
+    import timm
+
+    arch = timm_arch(name, params)
     try:
         model = timm.create_model(arch, pretrained=params.pretrained, num_classes=num_classes,
                                   in_chans=in_channels)

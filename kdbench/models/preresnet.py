@@ -112,9 +112,8 @@ class PreResNet(nn.Module):
         return self.fc(self.pool(self.final(x)))
 
 
-def build_preresnet(name: str, params: PreResNetParams, *, in_channels: int, image_size: int,
-                    num_classes: int) -> PreResNet:
-    """``preresnet{depth}`` for the data's channels and classes (any image size)."""
+def layout(name: str, params: PreResNetParams) -> tuple[int, bool]:
+    """Blocks per stage and whether they are bottlenecks, checked (also before any data loads)."""
     depth = int(parse_name(PATTERN, name, "PreResNet")["depth"])
     block = params.block or ("bottleneck" if depth >= BOTTLENECK_FROM else "basic")
     per_block, smallest = (9, 11) if block == "bottleneck" else (6, 8)
@@ -123,4 +122,10 @@ def build_preresnet(name: str, params: PreResNetParams, *, in_channels: int, ima
         hint = "" if params.block else " (the block parameter picks basic or bottleneck blocks)"
         raise KdbenchError(f"{name}: a PreResNet with {block} blocks has depth {per_block}n+2 "
                            f"with n >= 1 ({examples}, ...), not {depth}{hint}")
-    return PreResNet((depth - 2) // per_block, block == "bottleneck", in_channels, num_classes)
+    return (depth - 2) // per_block, block == "bottleneck"
+
+
+def build_preresnet(name: str, params: PreResNetParams, *, in_channels: int, image_size: int,
+                    num_classes: int) -> PreResNet:
+    """``preresnet{depth}`` for the data's channels and classes (any image size)."""
+    return PreResNet(*layout(name, params), in_channels, num_classes)

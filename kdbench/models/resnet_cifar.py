@@ -125,18 +125,27 @@ def _blocks(name: str, depth: int) -> int:
     return (depth - 2) // 6
 
 
-def build_resnet(name: str, params: ResNetParams, *, in_channels: int, image_size: int,
-                 num_classes: int) -> CifarResNet:
-    """``resnet{depth}`` (widths 16/32/64) for the data's channels and classes."""
+def resnet_blocks(name: str, params: ResNetParams | None = None) -> int:
+    """Blocks per stage of ``resnet{depth}``, checked (also before any data loads)."""
     depth = int(parse_name(PATTERN, name, "CIFAR ResNet")["depth"])
     if depth in IMAGENET_DEPTHS:
         raise KdbenchError(f"{name}: CIFAR ResNets have depth 6n+2 (20, 32, 44, 56, 110); for the "
                            f"ImageNet ResNet-{depth} use torchvision/resnet{depth} or timm/resnet{depth}")
-    return CifarResNet(_blocks(name, depth), WIDTHS, in_channels, num_classes, params.shortcut)
+    return _blocks(name, depth)
+
+
+def resnet_x4_blocks(name: str, params: ResNetX4Params | None = None) -> int:
+    """Blocks per stage of ``resnet{depth}x4``, checked."""
+    return _blocks(name, int(parse_name(PATTERN_X4, name, "RepDistiller ResNet x4")["depth"]))
+
+
+def build_resnet(name: str, params: ResNetParams, *, in_channels: int, image_size: int,
+                 num_classes: int) -> CifarResNet:
+    """``resnet{depth}`` (widths 16/32/64) for the data's channels and classes."""
+    return CifarResNet(resnet_blocks(name), WIDTHS, in_channels, num_classes, params.shortcut)
 
 
 def build_resnet_x4(name: str, params: ResNetX4Params, *, in_channels: int, image_size: int,
                     num_classes: int) -> CifarResNet:
     """``resnet{depth}x4`` (RepDistiller: stem 32, widths 64/128/256) for the data."""
-    depth = int(parse_name(PATTERN_X4, name, "RepDistiller ResNet x4")["depth"])
-    return CifarResNet(_blocks(name, depth), WIDTHS_X4, in_channels, num_classes, params.shortcut)
+    return CifarResNet(resnet_x4_blocks(name), WIDTHS_X4, in_channels, num_classes, params.shortcut)

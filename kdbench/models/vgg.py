@@ -56,10 +56,15 @@ class VGG(nn.Sequential):
         init_weights(self)
 
 
-def build_vgg(name: str, params: NoParams, *, in_channels: int, image_size: int,
-              num_classes: int) -> VGG:
-    """``vgg{depth}`` for the data's channels, image size (it sets the pooling) and classes."""
+def stages(name: str, params: NoParams | None = None) -> tuple[tuple[int, ...], ...]:
+    """The stage widths of ``vgg{depth}``, checked (also before any data loads)."""
     depth = int(parse_name(PATTERN, name, "CIFAR VGG")["depth"])
     if depth not in STAGES:
         raise KdbenchError(f"{name}: CIFAR VGGs have depth {', '.join(map(str, STAGES))}, not {depth}")
-    return VGG(STAGES[depth], in_channels, image_size, num_classes)
+    return STAGES[depth]
+
+
+def build_vgg(name: str, params: NoParams, *, in_channels: int, image_size: int,
+              num_classes: int) -> VGG:
+    """``vgg{depth}`` for the data's channels, image size (it sets the pooling) and classes."""
+    return VGG(stages(name), in_channels, image_size, num_classes)

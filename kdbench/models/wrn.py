@@ -56,11 +56,7 @@ class WideResNet(nn.Module):
     def __init__(self, depth: int, k: int, in_channels: int = 3, num_classes: int = 10,
                  dropout: float = 0.0):
         super().__init__()
-        if depth < 10 or (depth - 4) % 6:
-            raise KdbenchError(f"wrn-{depth}-{k}: a WRN's depth is 6n+4 with n >= 1 "
-                               f"(10, 16, 22, 28, 40, ...), not {depth}")
-        if k < 1:
-            raise KdbenchError(f"wrn-{depth}-{k}: the widening factor k must be at least 1")
+        check_depth_k(depth, k)
         blocks = (depth - 4) // 6
         widths = (16, 16 * k, 32 * k, 64 * k)
         self.stem = conv3x3(in_channels, widths[0])
@@ -83,8 +79,24 @@ class WideResNet(nn.Module):
         return self.fc(self.pool(self.final(x)))
 
 
+def check_depth_k(depth: int, k: int) -> None:
+    """A one-line error unless depth is 6n+4 (n >= 1) and k >= 1."""
+    if depth < 10 or (depth - 4) % 6:
+        raise KdbenchError(f"wrn-{depth}-{k}: a WRN's depth is 6n+4 with n >= 1 "
+                           f"(10, 16, 22, 28, 40, ...), not {depth}")
+    if k < 1:
+        raise KdbenchError(f"wrn-{depth}-{k}: the widening factor k must be at least 1")
+
+
+def depth_k(name: str, params: WRNParams | None = None) -> tuple[int, int]:
+    """Depth and widening factor of ``wrn-{depth}-{k}``, checked (also before any data loads)."""
+    dims = parse_name(PATTERN, name, "Wide ResNet")
+    depth, k = int(dims["depth"]), int(dims["k"])
+    check_depth_k(depth, k)
+    return depth, k
+
+
 def build_wrn(name: str, params: WRNParams, *, in_channels: int, image_size: int,
               num_classes: int) -> WideResNet:
     """``wrn-{depth}-{k}`` for the data's channels and classes (any image size)."""
-    dims = parse_name(PATTERN, name, "Wide ResNet")
-    return WideResNet(int(dims["depth"]), int(dims["k"]), in_channels, num_classes, params.dropout)
+    return WideResNet(*depth_k(name), in_channels, num_classes, params.dropout)
