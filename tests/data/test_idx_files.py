@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -11,23 +9,10 @@ import pydantic
 import pytest
 import torch
 import torchvision.datasets
+from files import write_idx  # noqa: E402  (tests/data is on sys.path, see conftest.py)
 
 from kdbench.data import idx
 from kdbench.errors import DataNotFoundError
-
-IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C}
-
-
-def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> None:
-    """``array`` as an IDX file: magic 00 00 <type> <ndim>, big-endian sizes and values."""
-    header = bytes([0, 0, IDX_CODES[array.dtype], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    data = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if gz:
-        path = path.with_name(path.name + ".gz")
-        path.write_bytes(gzip.compress(data))
-    else:
-        path.write_bytes(data)
 
 
 def digit_images(n: int) -> np.ndarray:
