@@ -9,7 +9,7 @@ import pydantic
 import pytest
 import torch
 import torchvision.datasets
-from files import write_idx  # noqa: E402  (tests/data is on sys.path, see conftest.py)
+from files import write_idx  # tests/data is on sys.path (conftest.py)
 
 from kdbench.data import idx
 from kdbench.errors import DataNotFoundError
