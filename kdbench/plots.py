@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections import defaultdict
 
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -74,16 +75,18 @@ def fidelity_plot(rows: list[Entry], title: str) -> bytes | None:
               and row.stat("test", "student_acc") is not None]
     if not taught:
         return None
-    figure = Figure(figsize=(6, 4.5))
+    figure = Figure(figsize=(10, 4.5))
     axis = figure.subplots()
-    for row in taught:
+    colours = colormaps["tab20"].colors
+    for i, row in enumerate(taught):
         accuracy, agreement = row.stat("test", "student_acc"), row.stat("test", "agreement")
         axis.errorbar(accuracy.mean, agreement.mean, xerr=_error(accuracy), yerr=_error(agreement),
-                      marker="o", capsize=3, label=f"{series_name(row)}: {row.teacher} → {row.student}")
+                      marker="o", capsize=3, color=colours[i % len(colours)],
+                      label=f"{series_name(row)}: {row.teacher} → {row.student}")
     axis.set_xlabel("student test accuracy (%)")
     axis.set_ylabel("test top-1 agreement with teacher (%)")
     axis.grid(True, alpha=0.3)
-    axis.legend(fontsize=6)
+    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     figure.suptitle(f"{title}: fidelity against accuracy, mean ± 1 std over seeds", fontsize=10)
     figure.tight_layout()
     return _png(figure)
