@@ -20,6 +20,7 @@ class Progress:
         self.live = self.console.is_terminal if live is None else live
         self.total, self.finished = total, 0
         self._bars: RichProgress | None = None
+        self._open: list[Any] = []
 
     def __enter__(self) -> Progress:
         if self.live:
@@ -35,22 +36,32 @@ class Progress:
             self._bars.stop()
 
     def epochs(self, description: str, total: int) -> EpochCallback:
-        """A callback for ``fit`` that advances a bar of ``total`` epochs."""
-        if self._bars is None:
+        """A callback for ``fit`` that advances a bar of ``total`` epochs (all members of an
+        ensemble together); the bar goes away when it is full or the next run finishes."""
+        if self._bars is None or total == 0:
             return lambda epoch, entry: None
         bars = self._bars
         task = bars.add_task(f"  {description}", total=total)
+        self._open.append(task)
 
         def advance(epoch: int, entry: dict[str, Any]) -> None:
-            bars.update(task, completed=epoch + 1)
-            if epoch + 1 >= total:
-                bars.remove_task(task)
+            if task in self._open:
+                bars.advance(task)
+                if bars.tasks[bars.task_ids.index(task)].finished:
+                    self._close(task)
 
         return advance
+
+    def _close(self, task: Any) -> None:
+        self._open.remove(task)
+        if self._bars is not None:
+            self._bars.remove_task(task)
 
     def done(self, line: str) -> None:
         """One run is finished (trained, skipped or failed)."""
         self.finished += 1
+        for task in list(self._open):  # a resumed run's bar may not have filled
+            self._close(task)
         if self._bars is not None:
             self._bars.advance(self._overall)
         self.say(f"[{self.finished}/{self.total}] {line}")

@@ -84,8 +84,10 @@ class Runner:
         test = self.data.evaluation(spec.dataset, spec.test_limit)
         teacher = None
         if spec.teacher is not None and self.pm.methods.get(spec.method.name).needs_teacher:
-            teacher = self.teachers.get(spec.teacher, progress.epochs(
-                f"teacher {spec.teacher_label}, seed {spec.teacher.seed}", spec.teacher.recipe.epochs))
+            bar = None if self.teachers.has(spec.teacher) else progress.epochs(
+                f"teacher {spec.teacher_label}, seed {spec.teacher.seed}",
+                spec.teacher.recipe.epochs * spec.teacher.ensemble)
+            teacher = self.teachers.get(spec.teacher, bar)
             if teacher.trained_s:
                 progress.say(f"trained teacher {spec.teacher_label} (seed {spec.teacher.seed}) in "
                              f"{teacher.trained_s:.1f} s")
