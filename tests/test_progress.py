@@ -16,7 +16,7 @@ def terminal() -> Console:
 def test_epoch_bars_fill_close_and_survive_extra_calls() -> None:
     with Progress(2, console=terminal()) as progress:
         ensemble = progress.epochs("teacher, ensemble of 2", 4)
-        for member in range(2):
+        for _member in range(2):
             for epoch in range(2):
                 ensemble(epoch, {})
         assert progress._open == []
