@@ -35,6 +35,7 @@ class RunResult(BaseModel):
     history: list[dict[str, Any]] = []
     teacher_id: str | None = None
     teacher_sha256: str | None = None
+    student_sha256: str | None = None
     teacher_params: int | None = None
     student_params: int | None = None
     timing: dict[str, float] = {}

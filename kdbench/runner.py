@@ -11,6 +11,7 @@ import traceback
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from kdbench.build import DataSource, build_distiller, build_model, count_parameters
@@ -19,11 +20,12 @@ from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
+from kdbench.fileio import atomic_path
 from kdbench.plugins import PluginManager
 from kdbench.progress import Progress
 from kdbench.results import ResultStore, RunResult, provenance
 from kdbench.specs import RunSpec
-from kdbench.teachers import Teacher, TeacherCache
+from kdbench.teachers import Teacher, TeacherCache, sha256_file
 
 
 def resolve_device(name: str) -> torch.device:
@@ -103,17 +105,28 @@ class Runner:
         train_s = time.perf_counter() - fit_began
         metrics = {name: self._metrics(student, teacher, spec, name, split)
                    for name, split in (("test", test), ("train", train))}
+        student_sha256 = self._save_student(spec, distiller)
         checkpoint.unlink(missing_ok=True)
         images = sum(entry["images"] for entry in history)
         return RunResult(
             run_id=spec.run_id, spec=spec, status="ok", metrics=metrics, history=history,
             teacher_id=teacher.teacher_id if teacher else None,
-            teacher_sha256=teacher.sha256 if teacher else None,
+            teacher_sha256=teacher.sha256 if teacher else None, student_sha256=student_sha256,
             teacher_params=count_parameters(teacher.model) if teacher else None,
             student_params=count_parameters(student),
             timing={"wall_s": time.perf_counter() - began, "train_s": train_s,
                     "images_per_s": images / max(train_s, 1e-9)},
             provenance=provenance(str(self.device)))
+
+    def _save_student(self, spec: RunSpec, distiller: nn.Module) -> str:
+        """Keep the trained student, with the method's own modules (a hint regressor, CRD's
+        embeddings and memories), as ``<cache>/students/<run_id>.safetensors``; its sha256."""
+        path = self.cache / "students" / f"{spec.run_id}.safetensors"
+        state = {name: tensor.detach().cpu().clone()
+                 for name, tensor in distiller.student_state_dict().items()}
+        with atomic_path(path) as tmp:
+            save_file(state, str(tmp), metadata={"run_id": spec.run_id})
+        return sha256_file(path)
 
     def _metrics(self, student: nn.Module, teacher: Teacher | None, spec: RunSpec, name: str,
                  split: Split) -> dict[str, float | None]:

@@ -3,11 +3,13 @@ failures that are recorded and retried, and user errors that exit 2 in one line.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 
 import pytest
+from safetensors.torch import load_file
 
 from kdbench.cli import main
 
@@ -60,6 +62,10 @@ def test_result_file_contents(tmp_path, run, tiny_track, write_track) -> None:
         assert metrics["kl"] >= 0 and 0 <= metrics["teacher_acc"] <= 100
         assert ce["metrics"][split]["agreement"] is None
     assert len(kd["teacher_sha256"]) == 64 and kd["teacher_params"] > kd["student_params"]
+    student = tmp_path / "cache" / "students" / f"{kd['run_id']}.safetensors"
+    assert hashlib.sha256(student.read_bytes()).hexdigest() == kd["student_sha256"]
+    assert set(load_file(student)) == {"student.layers.1.weight", "student.layers.1.bias",
+                                       "student.layers.3.weight", "student.layers.3.bias"}
     assert kd["timing"]["images_per_s"] > 0 and kd["provenance"]["torch"]
     assert re.match(r"\d{4}-\d\d-\d\dT", kd["provenance"]["date"])
     assert [e["teacher"] for e in eskd["history"]] == [True, False]  # stop_epoch 1 of 2
