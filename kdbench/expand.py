@@ -82,11 +82,11 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
     teacher_recipe = (check.recipe(track.teacher_recipe, spend.teacher, bloc + ("teacher",))
                       if track.teacher_recipe else None)
     dataset = check.ref(pm.datasets, track.dataset, ("dataset",))
-    default_data = DataRef(name=track.dataset.name, params=track.dataset.params)
-    teacher_data = check.data(pm.datasets, track.teacher_data or default_data,
-                              ("teacher_data",) if track.teacher_data else ("dataset",))
-    distill_data = check.data(pm.datasets, track.distill_data or default_data,
-                              ("distill_data",) if track.distill_data else ("dataset",))
+    default_data = dataset and DataRef(name=dataset.name, params=dataset.params)
+    teacher_data = (check.data(pm.datasets, track.teacher_data, ("teacher_data",))
+                    if track.teacher_data else default_data)
+    distill_data = (check.data(pm.datasets, track.distill_data, ("distill_data",))
+                    if track.distill_data else default_data)
     student_data = {track.student_label(s): check.data(pm.datasets, s.distill_data,
                                                        ("students", i, "distill_data"))
                     for i, s in enumerate(track.students) if s.distill_data}
@@ -110,7 +110,6 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
         methods.append((ref, resolved, needs_teacher))
     checkpoints = {track.teacher_label(t): max(1, round(t.checkpoint_fraction * teacher_recipe.epochs))
                    for t in track.teachers if t.checkpoint_fraction and teacher_recipe}
-    check.problems = list(dict.fromkeys(check.problems))  # the default data is checked twice
     check.raise_if_any()
 
     runs: list[RunSpec] = []

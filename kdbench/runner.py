@@ -85,7 +85,7 @@ class Runner:
         train = self.data.training(spec.distill_data, spec.dataset, spec.train_limit)
         test = self.data.evaluation(spec.dataset, spec.test_limit)
         teacher = None
-        if spec.teacher is not None and self.pm.methods.get(spec.method.name).needs_teacher:
+        if spec.teacher is not None:  # expand gives a teacher only to methods that need one
             bar = None if self.teachers.has(spec.teacher) else progress.epochs(
                 f"teacher {spec.teacher_label}, seed {spec.teacher.seed}",
                 spec.teacher.recipe.epochs * spec.teacher.ensemble)
