@@ -3,7 +3,9 @@ the ``kdbench`` entry-point group exactly as a third-party package would."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -15,20 +17,31 @@ from kdbench.types import DatasetInfo, MethodInfo, ModelInfo, TrackInfo
 
 TRACKS_DIR = Path(__file__).parent / "tracks"
 
+# The code version of every built-in method, model family and data set that does not declare its
+# own: results stay valid across kdbench releases until the built-in's own version is bumped.
+BUILTIN_VERSION = "1"
+
+Info = TypeVar("Info", MethodInfo, ModelInfo, DatasetInfo)
+
+
+def versioned(infos: list[Info]) -> list[Info]:
+    """``infos`` with ``version`` set to ``BUILTIN_VERSION`` where they declare none."""
+    return [info if info.version else replace(info, version=BUILTIN_VERSION) for info in infos]
+
 
 @hookimpl
 def kdbench_methods() -> list[MethodInfo]:
-    return builtin_methods()
+    return versioned(builtin_methods())
 
 
 @hookimpl
 def kdbench_models() -> list[ModelInfo]:
-    return builtin_models()
+    return versioned(builtin_models())
 
 
 @hookimpl
 def kdbench_datasets() -> list[DatasetInfo]:
-    return builtin_datasets()
+    return versioned(builtin_datasets())
 
 
 @hookimpl

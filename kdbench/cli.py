@@ -52,13 +52,17 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--spec", type=Path, help="path to a track YAML file")
     run.add_argument("--budget", choices=["full", "quick", "smoke"], default="full")
     run.add_argument("--seeds", type=_seeds, help="comma-separated seeds, replacing the track's")
-    run.add_argument("--results", type=Path, default=Path(os.environ.get("KDBENCH_RESULTS",
-                                                                          "results")))
+    run.add_argument("--results", type=Path, default=None,
+                     help="where result files go (default: KDBENCH_RESULTS, else ./results)")
     run.add_argument("--data-dir", type=Path, help="data sets root (default: KDBENCH_DATA_DIR)")
     run.add_argument("--cache-dir", type=Path, help="teachers and checkpoints (KDBENCH_CACHE_DIR)")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--download", action="store_true", help="download missing data sets")
     run.add_argument("--rerun", action="store_true", help="run again even when a result exists")
+    run.add_argument("--reuse-stale", action="store_true",
+                     help="reuse a result made by other plugin code (another version of the "
+                          "method, model or data set) instead of running it again; it is marked "
+                          "stale and left off boards")
 
     ls = sub.add_parser("list", help="list installed methods, models, datasets or tracks")
     ls.add_argument("kind", nargs="?", choices=["methods", "models", "datasets", "tracks"])
@@ -71,11 +75,45 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the JSON Schema of a track file")
 
-    board = sub.add_parser("leaderboard", help="render the markdown leaderboard from results")
-    board.add_argument("--results", type=Path, default=Path("leaderboard/results"))
-    board.add_argument("--out", type=Path, default=Path("leaderboard"))
+    board = sub.add_parser(
+        "leaderboard", help="render markdown boards from result files",
+        description="Render README.md, <track>.md and plots from the result files that `kdbench "
+                    "run` wrote. Files that fail their checks, and results that are not in their "
+                    "track's current expansion, are reported and left off.")
+    board.add_argument("--results", type=Path, default=None,
+                       help="result files to render (default: KDBENCH_RESULTS, else ./results: "
+                            "where `kdbench run` writes)")
+    board.add_argument("--out", type=Path, default=None,
+                       help="where the pages go (default: the --results folder)")
+    board.add_argument("--spec", type=Path, action="append", default=[],
+                       help="a track file whose results to render (repeatable); installed tracks "
+                            "are found by name")
+    board.add_argument("--published", action="store_true",
+                       help="the project's published board: --results leaderboard/results --out "
+                            "leaderboard, a page for every built-in track, and any refused file is "
+                            "an error (run from the repository root)")
     board.add_argument("--check", action="store_true",
                        help="exit 1 when the files in --out are not what the results render to")
+
+    verify = sub.add_parser(
+        "verify", help="re-evaluate results from their kept student weights",
+        description="Re-evaluate result files on their test split from the kept student weights "
+                    "(next to the result file or in <cache>/students/, sha256-checked) and the "
+                    "teacher's weights (in the cache or --teachers), and check every test metric.")
+    verify.add_argument("--results", type=Path, default=None,
+                        help="result files to check (default: KDBENCH_RESULTS, else ./results)")
+    verify.add_argument("--published", action="store_true",
+                        help="check the published board: --results leaderboard/results --teachers "
+                             "leaderboard/teachers")
+    verify.add_argument("--track", help="only this track's results")
+    verify.add_argument("--sample", type=int, default=None, metavar="K",
+                        help="check K results drawn at random (default: all)")
+    verify.add_argument("--seed", type=int, default=0, help="seed of the --sample draw (default: 0)")
+    verify.add_argument("--teachers", type=Path, default=None,
+                        help="a folder of teacher weights laid out like <cache>/teachers")
+    verify.add_argument("--data-dir", type=Path, help="data sets root (default: KDBENCH_DATA_DIR)")
+    verify.add_argument("--cache-dir", type=Path, help="teachers and students (KDBENCH_CACHE_DIR)")
+    verify.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
 
     sub.add_parser("doctor", help="report plugins (and broken ones), versions and paths")
     return p
@@ -103,15 +141,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise KdbenchError(f"track file not found: {path}")
     track, root = load_track_file(path)
     runs = expand(track, args.budget, pm, seeds=args.seeds, source=str(path), root=root)
-    store = ResultStore(args.results)
+    store = ResultStore(results_dir(args.results))
     data = DataSource(pm, args.data_dir or paths.data_dir(), download=args.download)
     runner = Runner(pm, store, args.cache_dir or paths.cache_dir(), data,
-                    resolve_device(args.device), rerun=args.rerun)
+                    resolve_device(args.device), rerun=args.rerun, reuse_stale=args.reuse_stale)
     print(f"kdbench: track {track.name}, budget {args.budget}: {len(runs)} runs, results in "
           f"{store.root / track.name / args.budget}", file=sys.stderr)
     with Progress(len(runs)) as progress:
         results = runner.run(runs, progress)
     print(budget_section(results, track, args.budget))
+    if runner.stale:
+        print(f"kdbench: {len(runner.stale)} result(s) above were made by other plugin code and "
+              "reused (--reuse-stale); boards leave them off", file=sys.stderr)
     failed = [r for r in results if not r.ok]
     if failed:
         print(f"kdbench: {len(failed)} of {len(results)} runs failed", file=sys.stderr)
@@ -189,33 +230,82 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def results_dir(given: Path | None) -> Path:
+    """``--results``, else ``KDBENCH_RESULTS``, else ``./results``: where ``run`` writes."""
+    return given or Path(os.environ.get("KDBENCH_RESULTS") or "results")
+
+
+def _published(args: argparse.Namespace) -> None:
+    """Point ``--published`` at the repository's board, which must be under the working folder."""
+    if not Path("leaderboard/results").is_dir():
+        raise KdbenchError("--published: no leaderboard/results here; run it from the root of a "
+                           "kdbench checkout")
+    args.results = Path("leaderboard/results")
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from kdbench import leaderboard
     from kdbench.expand import track_path
     from kdbench.specfile import load_track_file
 
     pm = _pm(args)
-    leaderboard.check_results_dir(args.results)
+    if args.published:
+        _published(args)
+        args.out = args.out or Path("leaderboard")
+    results = results_dir(args.results)
+    out = args.out or results
+    leaderboard.check_results_dir(results)
+    given = {track.name: track for track in (load_track_file(path)[0] for path in args.spec)}
 
     def load_track(name: str):
         if name not in pm.tracks.names():
             return None
         return load_track_file(track_path(name, pm))[0]
 
-    builtin = {e.info.name: load_track(e.info.name) for e in pm.tracks if e.plugin == "builtin"}
-    files = leaderboard.render(args.results, builtin, load_track)
+    shown = dict(given)
+    if args.published:
+        shown |= {e.info.name: load_track(e.info.name) for e in pm.tracks if e.plugin == "builtin"}
+    pages, problems = leaderboard.collect(results, shown, pm, load_track)
+    for line in problems:
+        print(f"kdbench: {'error' if args.published else 'warning'}: {line}", file=sys.stderr)
+    files = leaderboard.render(pages, published=args.published)
+    refused = 1 if problems and args.published else 0
     if args.check:
-        old = leaderboard.stale(files, args.out)
+        old = leaderboard.stale(files, out)
         if old:
-            print(f"kdbench: leaderboard is stale in {args.out}: {', '.join(old)}; "
-                  f"run `kdbench leaderboard --results {args.results} --out {args.out}`",
-                  file=sys.stderr)
+            again = "--published" if args.published else f"--results {results} --out {out}"
+            print(f"kdbench: leaderboard is stale in {out}: {', '.join(old)}; "
+                  f"run `kdbench leaderboard {again}`", file=sys.stderr)
             return 1
-        print(f"leaderboard in {args.out} is up to date ({len(files)} files)")
-        return 0
-    leaderboard.write(files, args.out)
-    print(f"wrote {len(files)} files to {args.out}")
-    return 0
+        print(f"leaderboard in {out} is up to date ({len(files)} files)")
+        return refused
+    leaderboard.write(files, out)
+    print(f"wrote {len(files)} files to {out}")
+    return refused
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from kdbench import paths
+    from kdbench.build import DataSource
+    from kdbench.runner import resolve_device
+    from kdbench.verify import verify_results
+
+    pm = _pm(args)
+    if args.published:
+        _published(args)
+        args.teachers = args.teachers or Path("leaderboard/teachers")
+    results = results_dir(args.results)
+    if not results.is_dir():
+        raise KdbenchError(f"results directory not found: {results}")
+    if args.sample is not None and args.sample < 1:
+        raise KdbenchError(f"--sample must be at least 1, not {args.sample}")
+    cache = args.cache_dir or paths.cache_dir()
+    data = DataSource(pm, args.data_dir or paths.data_dir())
+    report = verify_results(pm, results, cache, data, resolve_device(args.device),
+                            teachers=args.teachers, track=args.track, sample=args.sample,
+                            seed=args.seed, say=print)
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -240,7 +330,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "validate": cmd_validate,
-            "schema": cmd_schema, "leaderboard": cmd_leaderboard, "doctor": cmd_doctor}
+            "schema": cmd_schema, "leaderboard": cmd_leaderboard, "verify": cmd_verify, "doctor": cmd_doctor}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from kdbench.errors import KdbenchError, SpecError
 from kdbench.plugins import Catalog, PluginManager
 from kdbench.specfile import load_track_file, problems_of, where
 from kdbench.specs import DataRef, Recipe, Ref, RunSpec, TeacherSpec, TrackSpec, patched
+from kdbench.versions import code_versions
 
 
 class _Checker:
@@ -127,16 +128,21 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                         model=teachers[name], dataset=teacher_data, recipe=teacher_recipe,
                         train_limit=spend.train_limit, ensemble=teacher_entry.ensemble,
                         checkpoint_epoch=checkpoints.get(name),
-                        seed=seed if track.teacher_seed is None else track.teacher_seed)
+                        seed=seed if track.teacher_seed is None else track.teacher_seed,
+                        code=code_versions(pm, model=("models", teachers[name]),
+                                           data=("datasets", teacher_data)))
+                student = students[track.student_label(student_entry)]
+                data = student_data.get(track.student_label(student_entry), distill_data)
                 runs.append(RunSpec(
                     track=track.name, budget=budget, dataset=dataset,
-                    distill_data=student_data.get(track.student_label(student_entry), distill_data),
+                    distill_data=data,
                     train_limit=spend.train_limit, test_limit=spend.test_limit,
                     teacher=teacher,
                     teacher_label=track.teacher_label(teacher_entry) if teacher_entry else None,
-                    student=students[track.student_label(student_entry)],
-                    student_label=track.student_label(student_entry),
-                    method=method, method_label=ref.label(), recipe=student_recipe, seed=seed))
+                    student=student, student_label=track.student_label(student_entry),
+                    method=method, method_label=ref.label(), recipe=student_recipe, seed=seed,
+                    code=code_versions(pm, method=("methods", method), student=("models", student),
+                                       dataset=("datasets", dataset), data=("datasets", data))))
     return runs
 
 

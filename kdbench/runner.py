@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
@@ -21,11 +22,13 @@ from kdbench.engine.metrics import split_metrics
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
 from kdbench.fileio import atomic_path
+from kdbench.machine import describe as describe_machine
 from kdbench.plugins import PluginManager
 from kdbench.progress import Progress
 from kdbench.results import ResultStore, RunResult, provenance
 from kdbench.specs import RunSpec
 from kdbench.teachers import Teacher, TeacherCache, sha256_file
+from kdbench.versions import distributions
 
 
 def resolve_device(name: str) -> torch.device:
@@ -42,13 +45,23 @@ def describe(spec: RunSpec) -> str:
     return f"{spec.method_label}: {teacher}{spec.student_label}, seed {spec.seed}"
 
 
+def code_change(old: RunSpec, new: RunSpec) -> str:
+    """What differs in the code that made ``old`` and would make ``new``: ``a@1 -> a@2``."""
+    def code(spec: RunSpec) -> set[str]:
+        return set(spec.code) | set(spec.teacher.code if spec.teacher else ())
+
+    gone, added = sorted(code(old) - code(new)), sorted(code(new) - code(old))
+    return f"{', '.join(gone) or 'nothing'} -> {', '.join(added) or 'nothing'}"
+
+
 class Runner:
     """Executes runs in this process, one after another."""
 
     def __init__(self, pm: PluginManager, store: ResultStore, cache: Path, data: DataSource,
-                 device: torch.device, rerun: bool = False):
+                 device: torch.device, rerun: bool = False, reuse_stale: bool = False):
         self.pm, self.store, self.cache, self.data = pm, store, Path(cache), data
-        self.device, self.rerun = device, rerun
+        self.device, self.rerun, self.reuse_stale = device, rerun, reuse_stale
+        self.stale: list[RunResult] = []
         self.teachers = TeacherCache(self.cache, pm, data, device)
         self._teacher_logits: dict[tuple[str, str, str, int | None], Tensor] = {}
 
@@ -58,14 +71,27 @@ class Runner:
         self.teachers.plan(spec.teacher for spec in runs if spec.teacher is not None)
         for spec in runs:
             result = None if self.rerun else self.store.get(spec)
+            older = [] if self.rerun or result is not None else self.store.same_protocol(spec)
             if result is not None and result.ok:
                 progress.done(f"skipped (done) {describe(spec)}")
+            elif older and self.reuse_stale:
+                result = older[0]
+                self.stale.append(result)
+                progress.done(f"reused STALE result {describe(spec)}: made by other code "
+                              f"({code_change(result.spec, spec)})")
             else:
+                if older:
+                    progress.say(f"running {describe(spec)} again: its result was made by other code "
+                                 f"({code_change(older[0].spec, spec)}); --reuse-stale keeps it")
                 result = self.execute(spec, progress)
                 self.store.write(result)
                 progress.done(self._summary(result))
             results.append(result)
         return results
+
+    def _provenance(self, spec: RunSpec) -> dict[str, Any]:
+        code = spec.code + (spec.teacher.code if spec.teacher else ())
+        return provenance(describe_machine(self.device), distributions(self.pm, code))
 
     def execute(self, spec: RunSpec, progress: Progress) -> RunResult:
         """One run; an exception inside it becomes a failed result, a user error propagates."""
@@ -79,7 +105,7 @@ class Runner:
             progress.say(f"run {spec.run_id} failed:\n{traceback.format_exc()}")
             return RunResult(run_id=spec.run_id, spec=spec, status="failed", reason=reason,
                              timing={"wall_s": time.perf_counter() - began},
-                             provenance=provenance(str(self.device)))
+                             provenance=self._provenance(spec))
 
     def _execute(self, spec: RunSpec, progress: Progress, began: float) -> RunResult:
         train = self.data.training(spec.distill_data, spec.dataset, spec.train_limit)
@@ -116,7 +142,7 @@ class Runner:
             student_params=count_parameters(student),
             timing={"wall_s": time.perf_counter() - began, "train_s": train_s,
                     "images_per_s": images / max(train_s, 1e-9)},
-            provenance=provenance(str(self.device)))
+            provenance=self._provenance(spec))
 
     def _save_student(self, spec: RunSpec, distiller: nn.Module) -> str:
         """Keep the trained student, with the method's own modules (a hint regressor, CRD's

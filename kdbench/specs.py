@@ -17,6 +17,7 @@ BudgetName = Literal["full", "quick", "smoke"]
 BUDGETS: tuple[str, ...] = ("full", "quick", "smoke")
 Confidence = Literal["V", "V~", "S", "U"]
 SPLITS: tuple[str, ...] = ("test", "train")
+TRACK_NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"  # a file name on every system: results/<track>/...
 METRICS: tuple[str, ...] = (
     "student_acc", "teacher_acc", "agreement", "kl", "kd_error",
     "student_nll", "teacher_nll", "student_ece", "teacher_ece",
@@ -197,7 +198,7 @@ class Reference(Strict):
 class TrackSpec(Strict):
     """A benchmark track: data, teachers, students, methods, recipes, seeds, budgets, references."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(pattern=TRACK_NAME)
     title: str = Field(min_length=1)
     description: str = ""
     citation: str | None = None
@@ -277,6 +278,7 @@ class TeacherSpec(Strict):
     train_limit: int | None = None
     ensemble: int = 1
     checkpoint_epoch: int | None = None
+    code: tuple[str, ...] = Field((), description="code versions of its model family and data set")
 
     @property
     def teacher_id(self) -> str:
@@ -297,7 +299,7 @@ class RunSpec(Strict):
     ``distill_data`` (whose un-augmented examples are the "train" split of the metrics).
     """
 
-    track: str
+    track: str = Field(pattern=TRACK_NAME)
     budget: BudgetName
     dataset: Ref
     distill_data: DataRef
@@ -311,6 +313,7 @@ class RunSpec(Strict):
     method_label: str
     recipe: Recipe
     seed: int
+    code: tuple[str, ...] = Field((), description="code versions of its method, student and data")
 
     @property
     def run_id(self) -> str:

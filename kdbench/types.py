@@ -2,6 +2,11 @@
 
 Each descriptor carries a ``name``, a one-line ``summary`` and the factory that builds the thing.
 Parameters are pydantic models owned by the plugin, validated after all plugins are loaded.
+
+Methods, models and data sets may declare a ``version`` of their own code (bump it when results
+change, like lm-evaluation-harness's task versions); without one, the version of the distribution
+that provides them counts. Either way it is part of every run id, so a changed plugin never reuses
+results that older code made.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class MethodInfo:
     factory: Callable[..., Any]
     Params: type[BaseModel] = NoParams
     needs_teacher: bool = True
+    version: str | None = None
 
     def matches(self, name: str) -> bool:
         return name == self.name
@@ -59,6 +65,7 @@ class ModelInfo:
     pattern: str | None = None
     example: str | None = None
     check: Callable[[str, Any], Any] | None = None
+    version: str | None = None
 
     def matches(self, name: str) -> bool:
         if self.pattern is None:
@@ -80,6 +87,7 @@ class DatasetInfo:
     factory: Callable[..., Any]
     Params: type[BaseModel] = NoParams
     splits: tuple[str, ...] = ("train", "test")
+    version: str | None = None
 
     def matches(self, name: str) -> bool:
         return name == self.name

@@ -1,26 +1,44 @@
 """The published leaderboard in this repository is exactly what its result files render to
-(``kdbench leaderboard --check``), and every number in it comes from a result file."""
+(``kdbench leaderboard --published --check``), every result file passes its checks and belongs to
+its track, and every number in it is reproduced from the shipped weights (``kdbench verify``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kdbench.cli import main
 from kdbench.results import ResultStore
 
-LEADERBOARD = Path(__file__).parents[1] / "leaderboard"
+ROOT = Path(__file__).parents[1]
+LEADERBOARD = ROOT / "leaderboard"
 
 
-def test_published_pages_are_current(capsys) -> None:
-    assert main(["leaderboard", "--check", "--results", str(LEADERBOARD / "results"),
-                 "--out", str(LEADERBOARD)]) == 0, capsys.readouterr().err
+@pytest.fixture
+def in_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def test_published_pages_are_current(in_repository, capsys) -> None:
+    assert main(["leaderboard", "--published", "--check"]) == 0, capsys.readouterr().err
+    assert "left off" not in capsys.readouterr().err
 
 
 def test_published_results_are_finished_runs_with_provenance() -> None:
-    results = ResultStore(LEADERBOARD / "results").scan()
-    assert {r.spec.track for r in results} >= {"quickstart", "capacity-gap-fashion",
-                                               "fidelity-mnist-5k"}
-    for result in results:
-        assert result.ok and result.run_id == result.spec.run_id
+    scan = ResultStore(LEADERBOARD / "results").scan()
+    assert not scan.rejected
+    assert {r.spec.track for r in scan.results} >= {"quickstart", "capacity-gap-fashion",
+                                                    "fidelity-mnist-5k"}
+    for result in scan.results:
+        assert result.ok and result.spec.budget == "full"
         assert result.provenance["torch"] and result.provenance["date"]
-        assert result.spec.budget == "full"
+        assert result.provenance["cpu"]["model"] and result.provenance["distributions"]
+        weights = (LEADERBOARD / "results" / result.spec.track / "full" / f"{result.run_id}.safetensors")
+        assert weights.is_file(), f"{weights.name}: the published student weights are missing"
+
+
+def test_published_numbers_are_reproduced_from_the_shipped_weights(in_repository, capsys) -> None:
+    assert main(["verify", "--published"]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "0 failed" in out and " verified" in out

@@ -11,14 +11,21 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+def _percent(count: int, total: int) -> float:
+    """``100 * count / total`` computed in Python floats, so 967 of 1000 is 96.7, not 96.70000076."""
+    return 100.0 * count / total if total else float("nan")
+
+
 def accuracy(logits: Tensor, labels: Tensor) -> float:
     """Top-1 accuracy in percent."""
-    return 100.0 * (logits.argmax(1) == labels).float().mean().item()
+    return _percent(int((logits.argmax(1) == labels).sum()), len(labels))
 
 
-def agreement(teacher_logits: Tensor, student_logits: Tensor) -> float:
-    """Top-1 agreement in percent: 100 * mean(argmax p_t == argmax p_s)."""
-    return 100.0 * (teacher_logits.argmax(1) == student_logits.argmax(1)).float().mean().item()
+def agreement(teacher_logits: Tensor, student_logits: Tensor, disagree: bool = False) -> float:
+    """Top-1 agreement in percent: 100 * mean(argmax p_t == argmax p_s); with ``disagree``, the
+    KD error 100 - agreement (Cho & Hariharan), counted rather than subtracted."""
+    same = int((teacher_logits.argmax(1) == student_logits.argmax(1)).sum())
+    return _percent(len(student_logits) - same if disagree else same, len(student_logits))
 
 
 def predictive_kl(teacher_logits: Tensor, student_logits: Tensor) -> float:
@@ -63,8 +70,9 @@ def split_metrics(student_logits: Tensor, labels: Tensor,
         out.update(_label_metrics(student_logits, labels, "student"))
     if teacher_logits is not None:
         agree = agreement(teacher_logits, student_logits)
+        disagree = agreement(teacher_logits, student_logits, disagree=True)
         out.update(agreement=agree, kl=predictive_kl(teacher_logits, student_logits),
-                   kd_error=100.0 - agree)
+                   kd_error=disagree)
         if labelled:
             out.update(_label_metrics(teacher_logits, labels, "teacher"))
     return out

@@ -1,0 +1,178 @@
+"""``kdbench verify``: re-evaluate result files from the weights they name, so an edited number is
+caught. The student's weights (next to the result file, else ``<cache>/students/``) and the
+teacher's (``<cache>/teachers/`` or another folder laid out the same way) must match the sha256 that
+the result records; every test metric is then recomputed and compared within a tolerance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from kdbench.build import DataSource, build_model
+from kdbench.engine.evaluate import predict
+from kdbench.engine.metrics import split_metrics
+from kdbench.errors import DataNotFoundError, KdbenchError
+from kdbench.integrity import PERCENT
+from kdbench.plugins import PluginManager
+from kdbench.results import ResultStore, RunResult
+from kdbench.specs import TeacherSpec
+from kdbench.teachers import Ensemble, sha256_file
+
+
+class Mismatch(Exception):
+    """A result that its weights do not reproduce, or whose weights are missing or altered."""
+
+
+@dataclass
+class Report:
+    """One line per checked result, and whether all of them held."""
+
+    lines: list[str] = field(default_factory=list)
+    failed: int = 0
+    verified: int = 0
+    skipped: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def summary(self) -> str:
+        return (f"verify: {self.verified} verified, {self.failed} failed, {self.skipped} skipped "
+                "(data not available here)")
+
+
+def tolerance(metric: str, examples: int) -> float:
+    """How far a recomputed metric may differ: two examples' worth for percentages (another CPU or
+    GPU may flip a near-tie), 1e-3 relative plus 1e-4 for KL and NLL."""
+    return 200.0 / examples if metric in PERCENT else 1e-4
+
+
+def close(metric: str, recorded: float, value: float, examples: int) -> bool:
+    return math.isclose(recorded, value, rel_tol=0 if metric in PERCENT else 1e-3,
+                        abs_tol=tolerance(metric, examples))
+
+
+def student_weights(result_path: Path, cache: Path, run_id: str) -> Path:
+    """The kept student: beside the result file, else in ``<cache>/students/``."""
+    for path in (result_path.with_suffix(".safetensors"), cache / "students" / f"{run_id}.safetensors"):
+        if path.is_file():
+            return path
+    raise Mismatch(f"no student weights ({result_path.with_suffix('.safetensors').name} beside it "
+                   f"or in {cache / 'students'})")
+
+
+def load_student(pm: PluginManager, result: RunResult, path: Path, test) -> nn.Module:
+    """The student network of ``result`` with the weights in ``path`` after its sha256 check."""
+    if result.student_sha256 is None or sha256_file(path) != result.student_sha256:
+        raise Mismatch(f"{path.name} does not match the result's student_sha256")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as error:
+        raise Mismatch(f"{path.name} cannot be read ({error})") from None
+    model = build_model(pm, result.spec.student, test)
+    student = {name.removeprefix("student."): tensor for name, tensor in state.items()
+               if name.startswith("student.")}
+    try:
+        model.load_state_dict(student, strict=True)
+    except RuntimeError as error:
+        raise Mismatch(f"{path.name} does not fit the student "
+                       f"({str(error).splitlines()[0]})") from None
+    return model
+
+
+def load_teacher(pm: PluginManager, spec: TeacherSpec, folder: Path, data: DataSource,
+                 expected_sha256: str | None) -> nn.Module | None:
+    """The teacher of ``spec`` from ``folder`` (laid out like ``<cache>/teachers``), or None when
+    its files are not there; weights that do not match the recorded sha256 are a mismatch."""
+    models, shas = [], []
+    for member in spec.members():
+        name = ("model.safetensors" if spec.checkpoint_epoch is None
+                or spec.checkpoint_epoch >= member.recipe.epochs
+                else f"epoch-{spec.checkpoint_epoch}.safetensors")
+        path = folder / member.teacher_id / name
+        if not path.is_file():
+            return None
+        shas.append(sha256_file(path))
+        model = build_model(pm, member.model, data.evaluation(member.dataset))
+        try:
+            model.load_state_dict(load_file(str(path)), strict=True)
+        except (SafetensorError, RuntimeError) as error:
+            raise Mismatch(f"teacher weights {path} cannot be loaded "
+                           f"({str(error).splitlines()[0]})") from None
+        models.append(model)
+    sha = shas[0] if len(shas) == 1 else hashlib.sha256("".join(shas).encode()).hexdigest()
+    if sha != expected_sha256:
+        raise Mismatch("the teacher's weights do not match the result's teacher_sha256")
+    return models[0] if len(models) == 1 else Ensemble(models)
+
+
+def check(pm: PluginManager, result: RunResult, path: Path, cache: Path, data: DataSource,
+          device: torch.device, teachers: list[Path]) -> str:
+    """Recompute ``result``'s test metrics; a line saying what held, or ``Mismatch``."""
+    spec = result.spec
+    test = data.evaluation(spec.dataset, spec.test_limit)
+    student = load_student(pm, result, student_weights(path, cache, spec.run_id), test)
+    teacher = None
+    if spec.teacher is not None:
+        for folder in teachers:
+            teacher = load_teacher(pm, spec.teacher, folder, data, result.teacher_sha256)
+            if teacher is not None:
+                break
+    batch = spec.recipe.eval_batch_size
+    teacher_logits = predict(teacher.to(device), test, batch, device) if teacher else None
+    metrics = split_metrics(predict(student.to(device), test, batch, device), test.labels,
+                            teacher_logits)
+    recorded = result.metrics["test"]
+    checked = []
+    for name, value in metrics.items():
+        if value is None or recorded.get(name) is None:
+            continue
+        if not close(name, recorded[name], value, len(test)):
+            raise Mismatch(f"test {name} is {recorded[name]:g} in the file but {value:g} recomputed")
+        checked.append(name)
+    unchecked = spec.teacher is not None and teacher is None
+    return (f"{len(checked)} test metrics hold" + ("; teacher weights not found, so the teacher's "
+                                                    "and fidelity metrics were not checked"
+                                                    if unchecked else ""))
+
+
+def verify_results(pm: PluginManager, root: Path, cache: Path, data: DataSource,
+                   device: torch.device, teachers: Path | None = None, track: str | None = None,
+                   sample: int | None = None, seed: int = 0,
+                   say: Callable[[str], object] = print) -> Report:
+    """Check the results under ``root`` (all, or ``sample`` drawn with ``seed``)."""
+    store, report = ResultStore(root), Report()
+    scan = store.scan(track)
+    for error in scan.rejected:
+        report.failed += 1
+        say(f"FAILED {error.path}: {error.reason}")
+    finished = [result for result in scan.results if result.ok]
+    if sample is not None and sample < len(finished):
+        finished = random.Random(seed).sample(finished, sample)
+    folders = [folder for folder in (teachers, Path(cache) / "teachers") if folder is not None]
+    for result in finished:
+        path = store.path(result.spec)
+        try:
+            line = check(pm, result, path, Path(cache), data, device, folders)
+        except DataNotFoundError as error:
+            report.skipped += 1
+            say(f"skipped {path}: {str(error).splitlines()[0]}")
+            continue
+        except (Mismatch, KdbenchError, json.JSONDecodeError) as error:
+            report.failed += 1
+            say(f"FAILED {path}: {error}")
+            continue
+        report.verified += 1
+        say(f"ok {path}: {line}")
+    return report

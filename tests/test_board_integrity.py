@@ -1,0 +1,151 @@
+"""A board shows only results that belong to it: forged, misplaced and stale files are left off and
+named, nothing is written outside the output folder, ``kdbench verify`` reproduces every number from
+the kept weights, and a run made by other plugin code is not reused unless asked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kdbench.cli import main
+from kdbench.plugins import reset_plugin_manager
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> Path:
+    """The tiny track at smoke with two seeds, run once for this module."""
+    from tests.conftest import TINY_TRACK
+
+    root = tmp_path_factory.mktemp("integrity")
+    track = yaml.safe_load(yaml.safe_dump(TINY_TRACK))
+    track["budgets"]["smoke"]["seeds"] = [0, 1]
+    (root / "tiny.yaml").write_text(yaml.safe_dump(track))
+    assert main(["run", "--spec", str(root / "tiny.yaml"), "--budget", "smoke", "--results",
+                 str(root / "results"), "--cache-dir", str(root / "cache")]) == 0
+    return root
+
+
+@pytest.fixture
+def work(made, tmp_path, monkeypatch) -> Path:
+    """A copy of the made results, track file and cache, as the working folder."""
+    for name in ("results", "cache"):
+        shutil.copytree(made / name, tmp_path / name)
+    shutil.copy(made / "tiny.yaml", tmp_path / "tiny.yaml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KDBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def result_files(root: Path) -> list[Path]:
+    return sorted((root / "results").rglob("*.json"))
+
+
+def kd_result(root: Path) -> tuple[Path, dict]:
+    for path in result_files(root):
+        data = json.loads(path.read_text())
+        if data["spec"]["method_label"] == "kd":
+            return path, data
+    raise AssertionError("no kd result")
+
+
+def board(capsys) -> tuple[int, str, str]:
+    code = main(["leaderboard", "--spec", "tiny.yaml"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_forged_track_name_cannot_write_outside_the_board(work, capsys) -> None:
+    (work / "README.md").write_text("the project's own readme\n")
+    path, data = kd_result(work)
+    data["spec"]["track"] = "../README"
+    forged = work / "results" / ".." / "full" / "0123456789abcdef.json"
+    forged.parent.mkdir(parents=True, exist_ok=True)
+    forged.write_text(json.dumps(data))
+    (work / "results" / "x" / "full").mkdir(parents=True)
+    shutil.copy(forged, work / "results" / "x" / "full" / "0123456789abcdef.json")
+    code, _, err = board(capsys)
+    assert code == 0 and (work / "README.md").read_text() == "the project's own readme\n"
+    assert "x/full/0123456789abcdef.json" in err and "left off" in err and "Traceback" not in err
+
+
+def test_injected_and_inconsistent_results_never_reach_the_board(work, capsys) -> None:
+    path, data = kd_result(work)
+    injected = dict(data, run_id="not-a-digest")
+    (path.parent / "not-a-digest.json").write_text(json.dumps(injected))
+    data["metrics"]["test"]["agreement"] = 99.95
+    path.write_text(json.dumps(data))
+    code, _, err = board(capsys)
+    assert code == 0 and err.count("left off") == 2
+    page = (work / "results" / "tiny.md").read_text()
+    assert "99.95" not in page
+
+
+def test_results_of_an_edited_track_are_stale_and_left_off(work, capsys) -> None:
+    track = yaml.safe_load((work / "tiny.yaml").read_text())
+    track["student_recipe"]["lr"] = 0.2
+    (work / "tiny.yaml").write_text(yaml.safe_dump(track))
+    assert board(capsys)[0] == 0
+    page = (work / "results" / "tiny.md").read_text()
+    assert "10 result file(s) are not in the track's current expansion" in page
+    assert "### Accuracy" not in page and "No results yet" in page
+
+
+def test_a_partly_finished_budget_is_flagged(work, capsys) -> None:
+    kd_result(work)[0].unlink()
+    assert board(capsys)[0] == 0
+    page = (work / "results" / "tiny.md").read_text()
+    assert "9 finished runs of 10 (PARTIAL" in page
+    assert "9 of 10 (partial)" in (work / "results" / "README.md").read_text()
+
+
+def test_verify_reproduces_every_number_and_catches_an_edit(work, capsys) -> None:
+    assert main(["verify"]) == 0
+    out = capsys.readouterr().out
+    assert "10 verified, 0 failed" in out and "teacher weights not found" not in out
+    path, data = kd_result(work)
+    data["metrics"]["test"]["student_acc"] += 1.0  # a plausible, self-consistent edit
+    path.write_text(json.dumps(data))
+    assert board(capsys)[0] == 0 and "left off" not in capsys.readouterr().err  # consistent edit
+    assert main(["verify", "--sample", "10"]) == 1
+    assert f"FAILED {path.relative_to(work)}: test student_acc" in capsys.readouterr().out
+
+
+def test_verify_refuses_altered_student_weights(work, capsys) -> None:
+    path, data = kd_result(work)
+    weights = work / "cache" / "students" / f"{data['run_id']}.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
+    assert main(["verify", "--track", "tiny"]) == 1
+    assert "does not match the result's student_sha256" in capsys.readouterr().out
+
+
+def test_a_changed_plugin_version_is_not_reused_unless_asked(work, capsys, monkeypatch) -> None:
+    import kdbench.builtin
+
+    before = set(result_files(work))
+    monkeypatch.setattr(kdbench.builtin, "BUILTIN_VERSION", "2")
+    reset_plugin_manager()
+    args = ["run", "--spec", "tiny.yaml", "--budget", "smoke", "--results", "results"]
+    assert main([*args, "--reuse-stale"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("reused STALE result") == 10 and "kdbench:kd@1" in err and "kdbench:kd@2" in err
+    assert set(result_files(work)) == before
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert err.count("again: its result was made by other code") == 10
+    assert len(set(result_files(work)) - before) == 10
+    assert board(capsys)[0] == 0  # the board shows the new results, the old ones as stale
+    assert "10 result file(s) of this budget are not in the track's current expansion" in (
+        work / "results" / "tiny.md").read_text()
+
+
+def test_provenance_names_the_code_and_the_machine(work) -> None:
+    _, data = kd_result(work)
+    provenance = data["provenance"]
+    assert provenance["distributions"]["kdbench"]
+    assert provenance["cpu"]["model"] and isinstance(provenance["cpu"]["isa"], list)
+    assert provenance["torch_threads"] >= 1 and "deterministic_algorithms" in provenance["determinism"]
+    assert {"kdbench:kd@1", "kdbench:mlp@1", "kdbench:digits@1"} <= set(data["spec"]["code"])
