@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import platform
-import re
 import sys
 from pathlib import Path
 
@@ -39,10 +38,16 @@ def _seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def _global_options(p: argparse.ArgumentParser, default: object) -> None:
+    """Options every command takes, before or after its name; given in either place, they hold."""
+    p.add_argument("--strict-plugins", action="store_true", default=default,
+                   help="fail when a plugin cannot be loaded or two plugins provide one name "
+                        "(also KDBENCH_STRICT_PLUGINS=1)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kdbench", description=__doc__.splitlines()[0])
-    p.add_argument("--strict-plugins", action="store_true",
-                   help="fail when a plugin cannot be loaded (also KDBENCH_STRICT_PLUGINS=1)")
+    _global_options(p, default=False)
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -78,6 +83,8 @@ def parser() -> argparse.ArgumentParser:
                        help="exit 1 when the files in --out are not what the results render to")
 
     sub.add_parser("doctor", help="report plugins (and broken ones), versions and paths")
+    for command in sub.choices.values():
+        _global_options(command, default=argparse.SUPPRESS)
     return p
 
 
@@ -118,16 +125,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def naming(pattern: str) -> str:
-    """A name pattern for people: ``wrn-(?P<depth>\\d+)-(?P<k>\\d+)`` -> ``wrn-{depth}-{k}``."""
-    return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern).replace("\\", "")
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from kdbench.plugins import KINDS, naming
+
     pm = _pm(args)
-    for kind in [args.kind] if args.kind else ["methods", "models", "datasets", "tracks"]:
+    for kind in [args.kind] if args.kind else list(KINDS):
         rows = []
         for entry in pm.catalog(kind):
             info = entry.info
@@ -231,12 +235,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for kind in KINDS:
         pm.catalog(kind)  # collect, so that hooks that raise are reported below
     print("plugins:")
-    for name, _ in sorted(pm.list_name_plugin()):
+    for name, plugin in sorted(pm.list_name_plugin()):
+        if plugin is None:  # blocked: listed below as disabled
+            continue
         counts = [f"{len([e for e in pm.catalog(k) if e.plugin == name])} {k}" for k in KINDS]
         print(f"  {name} ({pm.distributions.get(name, '?')}): {', '.join(counts)}")
+    for name in pm.blocked:
+        where = f"({pm.disabled[name]})" if name in pm.disabled else "(no plugin of that name is installed)"
+        print(f"  {name} {where}: disabled by KDBENCH_DISABLE_PLUGINS")
     for failure in pm.failures:
         print(f"  BROKEN {failure}")
-    return 1 if pm.failures else 0
+    for conflict in pm.conflicts:
+        print(f"  CONFLICT {conflict}")
+    return 1 if pm.failures or pm.conflicts else 0
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "validate": cmd_validate,
