@@ -64,9 +64,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--download", action="store_true", help="download missing data sets")
     run.add_argument("--rerun", action="store_true", help="run again even when a result exists")
+    run.add_argument("--log", action="append", default=[], metavar="LOGGER",
+                     help="log every epoch's losses, lr, test accuracy and throughput with LOGGER "
+                          "(tensorboard, csv, or any in `kdbench list loggers`); repeatable")
+    run.add_argument("--log-dir", type=Path, default=Path("runs"),
+                     help="root of the loggers' folders, one per trained network (default: runs, "
+                          "as TensorBoard's SummaryWriter)")
 
-    ls = sub.add_parser("list", help="list installed methods, models, datasets or tracks")
-    ls.add_argument("kind", nargs="?", choices=["methods", "models", "datasets", "tracks"])
+    ls = sub.add_parser("list", help="list installed methods, models, datasets, tracks or loggers")
+    ls.add_argument("kind", nargs="?", choices=["methods", "models", "datasets", "tracks", "loggers"])
 
     show = sub.add_parser("show", help="print a track with every default filled in")
     show.add_argument("track", help="track name or YAML file")
@@ -99,12 +105,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kdbench.build import DataSource
     from kdbench.expand import expand, track_path
     from kdbench.leaderboard import budget_section
+    from kdbench.loggers.group import LoggerGroup
     from kdbench.progress import Progress
     from kdbench.results import ResultStore
     from kdbench.runner import Runner, resolve_device
     from kdbench.specfile import load_track_file
 
     pm = _pm(args)
+    loggers = LoggerGroup.from_names(pm, args.log, args.log_dir)
     path = args.spec if args.spec else track_path(args.track, pm)
     if args.spec and not path.is_file():
         raise KdbenchError(f"track file not found: {path}")
@@ -113,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = ResultStore(args.results)
     data = DataSource(pm, args.data_dir or paths.data_dir(), download=args.download)
     runner = Runner(pm, store, args.cache_dir or paths.cache_dir(), data,
-                    resolve_device(args.device), rerun=args.rerun)
+                    resolve_device(args.device), rerun=args.rerun, loggers=loggers)
     print(f"kdbench: track {track.name}, budget {args.budget}: {len(runs)} runs, results in "
           f"{store.root / track.name / args.budget}", file=sys.stderr)
     with Progress(len(runs)) as progress:

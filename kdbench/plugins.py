@@ -22,18 +22,19 @@ import pluggy
 
 from kdbench import hookspecs
 from kdbench.errors import PluginError, UnknownNameError
-from kdbench.types import DatasetInfo, MethodInfo, ModelInfo, TrackInfo
+from kdbench.types import DatasetInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
 
 GROUP = "kdbench"
 log = logging.getLogger("kdbench.plugins")
 
-T = TypeVar("T", MethodInfo, ModelInfo, DatasetInfo, TrackInfo)
+T = TypeVar("T", MethodInfo, ModelInfo, DatasetInfo, TrackInfo, LoggerInfo)
 
 KINDS: dict[str, tuple[str, type]] = {
     "methods": ("kdbench_methods", MethodInfo),
     "models": ("kdbench_models", ModelInfo),
     "datasets": ("kdbench_datasets", DatasetInfo),
     "tracks": ("kdbench_tracks", TrackInfo),
+    "loggers": ("kdbench_loggers", LoggerInfo),
 }
 
 
@@ -262,6 +263,10 @@ class PluginManager(pluggy.PluginManager):
     @property
     def tracks(self) -> Catalog[TrackInfo]:
         return self.catalog("tracks")
+
+    @property
+    def loggers(self) -> Catalog[LoggerInfo]:
+        return self.catalog("loggers")
 
 _manager: PluginManager | None = None
 
