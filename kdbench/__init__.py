@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import pluggy
 
-from kdbench.types import DatasetInfo, MethodInfo, ModelInfo, TrackInfo
+from kdbench.types import DatasetInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
 
 try:
     __version__ = version("kdbench")
@@ -17,4 +17,4 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 hookimpl = pluggy.HookimplMarker("kdbench")
 
-__all__ = ["DatasetInfo", "MethodInfo", "ModelInfo", "TrackInfo", "__version__", "hookimpl"]
+__all__ = ["DatasetInfo", "LoggerInfo", "MethodInfo", "ModelInfo", "TrackInfo", "__version__", "hookimpl"]

@@ -1,5 +1,5 @@
-"""kdbench's own plugin: the built-in methods, models, data sets and tracks, registered through
-the ``kdbench`` entry-point group exactly as a third-party package would."""
+"""kdbench's own plugin: the built-in methods, models, data sets, tracks and loggers, registered
+through the ``kdbench`` entry-point group exactly as a third-party package would."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import yaml
 
 from kdbench import hookimpl
 from kdbench.data import builtin_datasets
+from kdbench.loggers import builtin_loggers
 from kdbench.methods import builtin_methods
 from kdbench.models import builtin_models
-from kdbench.types import DatasetInfo, MethodInfo, ModelInfo, TrackInfo
+from kdbench.types import DatasetInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
 
 TRACKS_DIR = Path(__file__).parent / "tracks"
 
@@ -51,3 +52,8 @@ def kdbench_tracks() -> list[TrackInfo]:
         head = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         tracks.append(TrackInfo(path.stem, str(head.get("title", "")), path))
     return tracks
+
+
+@hookimpl
+def kdbench_loggers() -> list[LoggerInfo]:
+    return builtin_loggers()

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import platform
-import re
 import sys
 from pathlib import Path
 
@@ -39,10 +38,16 @@ def _seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def _global_options(p: argparse.ArgumentParser, default: object) -> None:
+    """Options every command takes, before or after its name; given in either place, they hold."""
+    p.add_argument("--strict-plugins", action="store_true", default=default,
+                   help="fail when a plugin cannot be loaded or two plugins provide one name "
+                        "(also KDBENCH_STRICT_PLUGINS=1)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kdbench", description=__doc__.splitlines()[0])
-    p.add_argument("--strict-plugins", action="store_true",
-                   help="fail when a plugin cannot be loaded (also KDBENCH_STRICT_PLUGINS=1)")
+    _global_options(p, default=False)
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -63,9 +68,15 @@ def parser() -> argparse.ArgumentParser:
                      help="reuse a result made by other plugin code (another version of the "
                           "method, model or data set) instead of running it again; it is marked "
                           "stale and left off boards")
+    run.add_argument("--log", action="append", default=[], metavar="LOGGER",
+                     help="log every epoch's losses, lr, test accuracy and throughput with LOGGER "
+                          "(tensorboard, csv, or any in `kdbench list loggers`); repeatable")
+    run.add_argument("--log-dir", type=Path, default=Path("runs"),
+                     help="root of the loggers' folders, one per trained network (default: runs, "
+                          "as TensorBoard's SummaryWriter)")
 
-    ls = sub.add_parser("list", help="list installed methods, models, datasets or tracks")
-    ls.add_argument("kind", nargs="?", choices=["methods", "models", "datasets", "tracks"])
+    ls = sub.add_parser("list", help="list installed methods, models, datasets, tracks or loggers")
+    ls.add_argument("kind", nargs="?", choices=["methods", "models", "datasets", "tracks", "loggers"])
 
     show = sub.add_parser("show", help="print a track with every default filled in")
     show.add_argument("track", help="track name or YAML file")
@@ -116,6 +127,8 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
 
     sub.add_parser("doctor", help="report plugins (and broken ones), versions and paths")
+    for command in sub.choices.values():
+        _global_options(command, default=argparse.SUPPRESS)
     return p
 
 
@@ -130,12 +143,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kdbench.build import DataSource
     from kdbench.expand import expand, track_path
     from kdbench.leaderboard import budget_section
+    from kdbench.loggers.group import LoggerGroup
     from kdbench.progress import Progress
     from kdbench.results import ResultStore
     from kdbench.runner import Runner, resolve_device
     from kdbench.specfile import load_track_file
 
     pm = _pm(args)
+    loggers = LoggerGroup.from_names(pm, args.log, args.log_dir)
     path = args.spec if args.spec else track_path(args.track, pm)
     if args.spec and not path.is_file():
         raise KdbenchError(f"track file not found: {path}")
@@ -144,7 +159,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = ResultStore(results_dir(args.results))
     data = DataSource(pm, args.data_dir or paths.data_dir(), download=args.download)
     runner = Runner(pm, store, args.cache_dir or paths.cache_dir(), data,
-                    resolve_device(args.device), rerun=args.rerun, reuse_stale=args.reuse_stale)
+                    resolve_device(args.device), rerun=args.rerun, reuse_stale=args.reuse_stale,
+                    loggers=loggers)
     print(f"kdbench: track {track.name}, budget {args.budget}: {len(runs)} runs, results in "
           f"{store.root / track.name / args.budget}", file=sys.stderr)
     with Progress(len(runs)) as progress:
@@ -159,16 +175,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def naming(pattern: str) -> str:
-    """A name pattern for people: ``wrn-(?P<depth>\\d+)-(?P<k>\\d+)`` -> ``wrn-{depth}-{k}``."""
-    return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern).replace("\\", "")
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from kdbench.plugins import KINDS, naming
+
     pm = _pm(args)
-    for kind in [args.kind] if args.kind else ["methods", "models", "datasets", "tracks"]:
+    for kind in [args.kind] if args.kind else list(KINDS):
         rows = []
         for entry in pm.catalog(kind):
             info = entry.info
@@ -321,12 +334,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for kind in KINDS:
         pm.catalog(kind)  # collect, so that hooks that raise are reported below
     print("plugins:")
-    for name, _ in sorted(pm.list_name_plugin()):
+    for name, plugin in sorted(pm.list_name_plugin()):
+        if plugin is None:  # blocked: listed below as disabled
+            continue
         counts = [f"{len([e for e in pm.catalog(k) if e.plugin == name])} {k}" for k in KINDS]
         print(f"  {name} ({pm.distributions.get(name, '?')}): {', '.join(counts)}")
+    for name in pm.blocked:
+        where = f"({pm.disabled[name]})" if name in pm.disabled else "(no plugin of that name is installed)"
+        print(f"  {name} {where}: disabled by KDBENCH_DISABLE_PLUGINS")
     for failure in pm.failures:
         print(f"  BROKEN {failure}")
-    return 1 if pm.failures else 0
+    for conflict in pm.conflicts:
+        print(f"  CONFLICT {conflict}")
+    return 1 if pm.failures or pm.conflicts else 0
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "validate": cmd_validate,

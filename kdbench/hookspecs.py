@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import pluggy
 
-from kdbench.types import DatasetInfo, MethodInfo, ModelInfo, TrackInfo
+from kdbench.types import DatasetInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
 
 hookspec = pluggy.HookspecMarker("kdbench")
 
@@ -65,4 +65,20 @@ def kdbench_tracks() -> Iterable[TrackInfo]:
         @kdbench.hookimpl
         def kdbench_tracks():
             yield TrackInfo(name="my-track", summary="...", path=Path(__file__).parent / "my.yaml")
+    """
+
+
+@hookspec
+def kdbench_loggers() -> Iterable[LoggerInfo]:
+    """Return the training loggers this plugin provides (``kdbench run --log NAME``).
+
+    The factory is called once per trained network and returns a ``kdbench.loggers.Logger``: an
+    object with ``log_epoch(epoch, record)`` and ``close()``.
+
+    Example::
+
+        @kdbench.hookimpl
+        def kdbench_loggers():
+            yield LoggerInfo(name="wandb", summary="Weights & Biases", factory=WandbLogger,
+                             check=require_wandb)
     """

@@ -1,9 +1,10 @@
 """The plugin manager: loads entry points one by one, isolates broken plugins, looks names up.
 
-A plugin that fails to import, declares an unknown hook or whose hook raises is reported in one
-line and skipped, so the rest of kdbench keeps working; strict mode (``--strict-plugins`` or
-``KDBENCH_STRICT_PLUGINS=1``) turns that into an error. Two plugins providing the same name are
-always an error that names both distributions.
+A plugin that fails to import, implements no kdbench hook, declares an unknown hook or whose hook
+raises is reported in one line and skipped, so the rest of kdbench keeps working; strict mode
+(``--strict-plugins`` or ``KDBENCH_STRICT_PLUGINS=1``) turns that into an error. Two plugins that
+provide the same name are a conflict: reported in one line that names both and how to disable one,
+and an error only where the contested name is used (always, in strict mode).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -20,18 +22,19 @@ import pluggy
 
 from kdbench import hookspecs
 from kdbench.errors import PluginError, UnknownNameError
-from kdbench.types import DatasetInfo, MethodInfo, ModelInfo, TrackInfo
+from kdbench.types import DatasetInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
 
 GROUP = "kdbench"
 log = logging.getLogger("kdbench.plugins")
 
-T = TypeVar("T", MethodInfo, ModelInfo, DatasetInfo, TrackInfo)
+T = TypeVar("T", MethodInfo, ModelInfo, DatasetInfo, TrackInfo, LoggerInfo)
 
 KINDS: dict[str, tuple[str, type]] = {
     "methods": ("kdbench_methods", MethodInfo),
     "models": ("kdbench_models", ModelInfo),
     "datasets": ("kdbench_datasets", DatasetInfo),
     "tracks": ("kdbench_tracks", TrackInfo),
+    "loggers": ("kdbench_loggers", LoggerInfo),
 }
 
 
@@ -56,12 +59,50 @@ class PluginFailure:
         return f"plugin {self.plugin!r} ({self.distribution}) skipped: {self.reason}"
 
 
-class Catalog(Generic[T]):
-    """The things of one kind (methods, models, ...) that all plugins provide, by name."""
+@dataclass(frozen=True)
+class Conflict:
+    """A name that several plugins provide; none of them gets it until all but one are disabled."""
 
-    def __init__(self, kind: str, entries: list[Registered[T]]):
+    kind: str
+    name: str
+    providers: tuple[Registered[Any], ...]
+
+    def __str__(self) -> str:
+        by = [f"plugin {p.plugin!r} ({p.distribution})" for p in self.providers]
+        times = "twice" if len(by) == 2 else f"{len(by)} times"
+        keep = next((p for p in self.providers if p.distribution.split(" ")[0] == "kdbench"),
+                    self.providers[0])
+        others = ",".join(p.plugin for p in self.providers if p is not keep)
+        return (f"{self.kind[:-1]} {self.name!r} is provided {times}: by {', by '.join(by[:-1])} and "
+                f"by {by[-1]}; to use the one from {keep.plugin!r}, set "
+                f"KDBENCH_DISABLE_PLUGINS={others}")
+
+    def covers(self, name: str) -> bool:
+        return any(p.info.matches(name) for p in self.providers)
+
+
+def naming(pattern: str) -> str:
+    """A name pattern for people: ``wrn-(?P<depth>\\d+)-(?P<k>\\d+)`` -> ``wrn-{depth}-{k}``."""
+    return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern).replace("\\", "")
+
+
+def spelled(info: Any) -> str:
+    """How to write a name of ``info``: ``'kd'``, or ``'wrn-{depth}-{k}' (e.g. 'wrn-16-2')``."""
+    pattern = getattr(info, "pattern", None)
+    if pattern is None:
+        return repr(info.name)
+    example = getattr(info, "example", None)
+    return repr(naming(pattern)) + (f" (e.g. {example!r})" if example else "")
+
+
+class Catalog(Generic[T]):
+    """The things of one kind (methods, models, ...) that all plugins provide, by name; a name
+    that several plugins provide is a ``Conflict`` and an error where it is used."""
+
+    def __init__(self, kind: str, entries: list[Registered[T]], conflicts: tuple[Conflict, ...] = ()):
         self.kind = kind
         self.entries = sorted(entries, key=lambda entry: entry.info.name)
+        self.conflicts = conflicts
 
     def __iter__(self) -> Iterator[Registered[T]]:
         return iter(self.entries)
@@ -74,19 +115,28 @@ class Catalog(Generic[T]):
 
     def find(self, name: str) -> Registered[T]:
         """The entry whose name (or name pattern) matches, or an error suggesting close names."""
+        for conflict in self.conflicts:
+            if conflict.covers(name):
+                raise PluginError(str(conflict))
         for entry in self.entries:
             if entry.info.matches(name):
                 return entry
-        close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        known = ", ".join(self.names()) or "none installed"
+        candidates = {entry.info.name: entry.info for entry in self.entries}
+        candidates.update({entry.info.example: entry.info for entry in self.entries
+                           if getattr(entry.info, "example", None)})
+        close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
+        hints = list(dict.fromkeys(spelled(candidates[c]) for c in close))
+        hint = f"; did you mean {' or '.join(hints)}?" if hints else ""
+        known = ", ".join(naming(e.info.pattern) if getattr(e.info, "pattern", None) else e.info.name
+                          for e in self.entries) or "none installed"
         raise UnknownNameError(f"unknown {self.kind[:-1]} {name!r}{hint} (known: {known})")
 
     def get(self, name: str) -> T:
         return self.find(name).info
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """``Type: first line of the message``, for reports that must stay on one line."""
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
 
@@ -100,6 +150,8 @@ class PluginManager(pluggy.PluginManager):
         self.strict = strict
         self.failures: list[PluginFailure] = []
         self.distributions: dict[str, str] = {}
+        self.blocked = tuple(disabled)
+        self.disabled: dict[str, str] = {}  # installed plugins that ``blocked`` names: distribution
         for name in disabled:
             self.set_blocked(name)
         self._catalogs: dict[str, Catalog[Any]] = {}
@@ -113,7 +165,7 @@ class PluginManager(pluggy.PluginManager):
         log.warning("%s", failure)
 
     def add_plugin(self, plugin: object, name: str, distribution: str) -> None:
-        """Register one plugin object; a plugin with an invalid or unknown hook is skipped."""
+        """Register one plugin object; a plugin with an invalid, unknown or no hook is skipped."""
         if self.is_blocked(name):
             return
         try:
@@ -122,7 +174,12 @@ class PluginManager(pluggy.PluginManager):
         except Exception as error:  # pluggy.PluginValidationError and friends
             if self.get_plugin(name) is not None:
                 self.unregister(name=name)
-            self.fail(name, distribution, _one_line(error))
+            self.fail(name, distribution, one_line(error))
+            return
+        if not self.get_hookcallers(plugin):
+            self.unregister(name=name)
+            self.fail(name, distribution, "registers no kdbench hook (no function marked "
+                                          "@kdbench.hookimpl)")
             return
         self.distributions[name] = distribution
         self._catalogs.clear()
@@ -131,24 +188,47 @@ class PluginManager(pluggy.PluginManager):
         """Import and register every entry point of ``group``, each in isolation."""
         for ep in sorted(entry_points(group=group), key=lambda ep: ep.name):
             dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
-            if self.is_blocked(ep.name) or self.has_plugin(ep.name):
+            if self.is_blocked(ep.name):
+                self.disabled[ep.name] = dist
+                continue
+            if self.has_plugin(ep.name):
                 continue
             try:
                 plugin = ep.load()
             except Exception as error:
-                self.fail(ep.name, dist, f"import failed: {_one_line(error)}")
+                self.fail(ep.name, dist, f"import failed: {one_line(error)}")
                 continue
             self.add_plugin(plugin, ep.name, dist)
 
     def catalog(self, kind: str) -> Catalog[Any]:
-        """Everything of ``kind`` ("methods", "models", "datasets", "tracks") the plugins provide."""
-        if kind not in self._catalogs:
-            self._catalogs[kind] = Catalog(kind, self._collect(kind))
+        """Everything of ``kind`` (a key of ``KINDS``) the plugins provide."""
+        if not self._catalogs:
+            self._catalogs = self._collect_all()
         return self._catalogs[kind]
 
-    def _collect(self, kind: str) -> list[Registered[Any]]:
+    @property
+    def conflicts(self) -> list[Conflict]:
+        """Every name that several plugins provide, over all kinds."""
+        return [conflict for kind in KINDS for conflict in self.catalog(kind).conflicts]
+
+    def _collect_all(self) -> dict[str, Catalog[Any]]:
+        """Call every hook of every plugin; a plugin whose hook fails is unregistered and the
+        collection starts again without it, so that no catalog holds anything of a skipped plugin."""
+        while True:
+            failed = len(self.failures)
+            catalogs = {kind: self._collect(kind) for kind in KINDS}
+            if len(self.failures) == failed:
+                break
+        for catalog in catalogs.values():
+            for conflict in catalog.conflicts:
+                if self.strict:
+                    raise PluginError(f"{conflict} (strict plugin mode)")
+                log.warning("%s", conflict)
+        return catalogs
+
+    def _collect(self, kind: str) -> Catalog[Any]:
         hook_name, info_type = KINDS[kind]
-        entries: dict[str, Registered[Any]] = {}
+        providers: dict[str, list[Registered[Any]]] = {}
         for impl in getattr(self.hook, hook_name).get_hookimpls():
             plugin = impl.plugin_name
             dist = self.distributions.get(plugin, plugin)
@@ -158,17 +238,15 @@ class PluginManager(pluggy.PluginManager):
                 if bad:
                     raise TypeError(f"returned {type(bad[0]).__name__}, not {info_type.__name__}")
             except Exception as error:
-                self.fail(plugin, dist, f"{hook_name} raised {_one_line(error)}")
+                self.unregister(name=plugin)
+                self.fail(plugin, dist, f"{hook_name} raised {one_line(error)}")
                 continue
             for info in infos:
-                if info.name in entries:
-                    other = entries[info.name]
-                    raise PluginError(
-                        f"{kind[:-1]} {info.name!r} is provided twice: by plugin {other.plugin!r} "
-                        f"({other.distribution}) and by plugin {plugin!r} ({dist})"
-                    )
-                entries[info.name] = Registered(info, plugin, dist)
-        return list(entries.values())
+                providers.setdefault(info.name, []).append(Registered(info, plugin, dist))
+        entries = [found[0] for found in providers.values() if len(found) == 1]
+        conflicts = tuple(Conflict(kind, name, tuple(found)) for name, found in sorted(providers.items())
+                          if len(found) > 1)
+        return Catalog(kind, entries, conflicts)
 
     @property
     def methods(self) -> Catalog[MethodInfo]:
@@ -186,6 +264,9 @@ class PluginManager(pluggy.PluginManager):
     def tracks(self) -> Catalog[TrackInfo]:
         return self.catalog("tracks")
 
+    @property
+    def loggers(self) -> Catalog[LoggerInfo]:
+        return self.catalog("loggers")
 
 _manager: PluginManager | None = None
 
@@ -200,11 +281,12 @@ def env_disabled() -> tuple[str, ...]:
 
 
 def get_plugin_manager(strict: bool | None = None) -> PluginManager:
-    """The process-wide manager with all entry points loaded (created on first use)."""
+    """The process-wide manager with all entry points loaded (created on first use, and again
+    when strict mode is asked of a lenient one)."""
     global _manager
-    if _manager is None:
-        manager = PluginManager(strict=env_strict() if strict is None else strict,
-                                disabled=env_disabled())
+    strict = env_strict() if strict is None else strict
+    if _manager is None or (strict and not _manager.strict):
+        manager = PluginManager(strict=strict, disabled=env_disabled())
         manager.load_entrypoints()
         _manager = manager
     return _manager

@@ -22,6 +22,7 @@ from kdbench.engine.metrics import split_metrics
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
 from kdbench.fileio import atomic_path
+from kdbench.loggers.group import LoggerGroup
 from kdbench.machine import describe as describe_machine
 from kdbench.plugins import PluginManager
 from kdbench.progress import Progress
@@ -58,11 +59,13 @@ class Runner:
     """Executes runs in this process, one after another."""
 
     def __init__(self, pm: PluginManager, store: ResultStore, cache: Path, data: DataSource,
-                 device: torch.device, rerun: bool = False, reuse_stale: bool = False):
+                 device: torch.device, rerun: bool = False, reuse_stale: bool = False,
+                 loggers: LoggerGroup | None = None):
         self.pm, self.store, self.cache, self.data = pm, store, Path(cache), data
         self.device, self.rerun, self.reuse_stale = device, rerun, reuse_stale
         self.stale: list[RunResult] = []
-        self.teachers = TeacherCache(self.cache, pm, data, device)
+        self.loggers = loggers or LoggerGroup()
+        self.teachers = TeacherCache(self.cache, pm, data, device, self.loggers)
         self._teacher_logits: dict[tuple[str, str, str, int | None], Tensor] = {}
 
     def run(self, runs: list[RunSpec], progress: Progress) -> list[RunResult]:
@@ -125,9 +128,9 @@ class Runner:
                                     teacher.model if teacher else None)
         checkpoint = self.cache / "runs" / f"{spec.run_id}.pt"
         fit_began = time.perf_counter()
-        history = fit(distiller, train, spec.recipe, spec.seed, self.device, test=test,
-                      checkpoint=checkpoint,
-                      on_epoch=progress.epochs(describe(spec), spec.recipe.epochs))
+        with self.loggers.student(spec, progress.epochs(describe(spec), spec.recipe.epochs)) as on_epoch:
+            history = fit(distiller, train, spec.recipe, spec.seed, self.device, test=test,
+                          checkpoint=checkpoint, on_epoch=on_epoch)
         train_s = time.perf_counter() - fit_began
         metrics = {name: self._metrics(student, teacher, spec, name, split)
                    for name, split in (("test", test), ("train", train))}

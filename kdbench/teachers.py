@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from kdbench.build import DataSource, build_model, count_parameters
 from kdbench.engine.train import EpochCallback, fit
 from kdbench.fileio import atomic_path, write_text_atomic
+from kdbench.loggers.group import LoggerGroup
 from kdbench.methods.ce import CE, CEParams
 from kdbench.plugins import PluginManager
 from kdbench.specs import Ref, TeacherSpec
@@ -64,8 +65,10 @@ def sha256_file(path: Path) -> str:
 class TeacherCache:
     """Trains missing members with cross-entropy and loads cached ones."""
 
-    def __init__(self, root: Path, pm: PluginManager, data: DataSource, device: torch.device):
+    def __init__(self, root: Path, pm: PluginManager, data: DataSource, device: torch.device,
+                 loggers: LoggerGroup | None = None):
         self.root, self.pm, self.data, self.device = Path(root) / "teachers", pm, data, device
+        self.loggers = loggers or LoggerGroup()
         self.snapshots: dict[str, set[int]] = {}
         self._loaded: tuple[str, Teacher] | None = None
 
@@ -133,9 +136,10 @@ class TeacherCache:
             if on_epoch is not None:
                 on_epoch(epoch, entry)
 
-        history = fit(CE(model, None, CEParams()), train, member.recipe, member.seed, self.device,
-                      test=self.data.evaluation(task), checkpoint=folder / "checkpoint.pt",
-                      on_epoch=after_epoch)
+        with self.loggers.teacher(member, after_epoch) as logged:
+            history = fit(CE(model, None, CEParams()), train, member.recipe, member.seed,
+                          self.device, test=self.data.evaluation(task),
+                          checkpoint=folder / "checkpoint.pt", on_epoch=logged)
         save(self.weights(member, None))
         seconds = time.perf_counter() - began
         saved = {path.name: sha256_file(path) for path in sorted(folder.glob("*.safetensors"))}

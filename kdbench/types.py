@@ -104,3 +104,23 @@ class TrackInfo:
 
     def matches(self, name: str) -> bool:
         return name == self.name
+
+
+@dataclass(frozen=True)
+class LoggerInfo:
+    """A training logger (TensorBoard, CSV, W&B, ...), chosen with ``kdbench run --log NAME``.
+
+    ``factory(params, run)`` is called once per trained network (each student run and each teacher
+    member) with a ``kdbench.loggers.LoggedRun`` and returns a ``kdbench.loggers.Logger``.
+    ``check()``, when given, raises ``KdbenchError`` when the logger cannot work here (a missing
+    package), so ``kdbench run`` stops before anything trains.
+    """
+
+    name: str
+    summary: str
+    factory: Callable[..., Any]
+    Params: type[BaseModel] = NoParams
+    check: Callable[[], Any] | None = None
+
+    def matches(self, name: str) -> bool:
+        return name == self.name

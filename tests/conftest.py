@@ -3,6 +3,8 @@ manager, so nothing leaks between tests or into the user's home."""
 
 from __future__ import annotations
 
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,25 @@ def write_track(tmp_path: Path):
         path.write_text(track if isinstance(track, str) else yaml.safe_dump(track, sort_keys=False))
         return path
     return write
+
+
+@pytest.fixture
+def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Install a fake distribution: ``install("dist", {"module": source}, {"ep": "module"})``
+    writes the modules and a ``*.dist-info`` (METADATA, entry_points.txt) into a folder on
+    sys.path, so the plugin manager finds it as it finds any installed plugin."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+
+    def install(dist: str, modules: dict[str, str], entry_points: dict[str, str]) -> None:
+        info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+        lines = "\n".join(f"{name} = {target}" for name, target in entry_points.items())
+        (info / "entry_points.txt").write_text(f"[kdbench]\n{lines}\n")
+        for module, source in modules.items():
+            (site / f"{module}.py").write_text(textwrap.dedent(source))
+            monkeypatch.delitem(sys.modules, module, raising=False)  # one a test before imported
+
+    return install

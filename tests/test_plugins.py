@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
-import textwrap
-from pathlib import Path
 
 import pytest
 
 from kdbench.cli import main
 from kdbench.errors import PluginError, UnknownNameError
-from kdbench.plugins import PluginManager, get_plugin_manager
+from kdbench.plugins import Conflict, PluginManager, Registered, get_plugin_manager
+from kdbench.types import MethodInfo
 
 GOOD = """
     from pydantic import BaseModel
@@ -23,25 +22,6 @@ GOOD = """
     def kdbench_methods():
         return [MethodInfo("{method}", "a third-party method", KD, KDParams)]
 """
-
-
-@pytest.fixture
-def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Install a fake distribution: ``install("dist", {"module": source}, {"ep": "module"})``."""
-    site = tmp_path / "site"
-    site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
-
-    def install(dist: str, modules: dict[str, str], entry_points: dict[str, str]) -> None:
-        info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-        lines = "\n".join(f"{name} = {target}" for name, target in entry_points.items())
-        (info / "entry_points.txt").write_text(f"[kdbench]\n{lines}\n")
-        for module, source in modules.items():
-            (site / f"{module}.py").write_text(textwrap.dedent(source))
-
-    return install
 
 
 def test_builtins_arrive_through_the_entry_point(pm: PluginManager) -> None:
@@ -127,13 +107,75 @@ def test_hook_returning_the_wrong_type_is_reported(install) -> None:
     assert "not ModelInfo" in pm.failures[0].reason
 
 
-def test_same_name_twice_is_an_error_naming_both_distributions(install) -> None:
+def test_same_name_twice_is_a_conflict_where_the_name_is_used(install, caplog) -> None:
     install("kdbench-clash", {"kdbench_clash": GOOD.format(method="kd")}, {"clash": "kdbench_clash"})
     pm = PluginManager()
     pm.load_entrypoints()
-    with pytest.raises(PluginError) as error:
-        pm.catalog("methods")
-    assert "kdbench-clash 0.1" in str(error.value) and "kdbench 0." in str(error.value)
+    with caplog.at_level(logging.WARNING, logger="kdbench.plugins"):
+        assert pm.methods.get("eskd").name == "eskd"  # the other names keep working
+    warning = [r.getMessage() for r in caplog.records]
+    assert len(warning) == 1 and "\n" not in warning[0]
+    for text in (warning[0], str(pm.conflicts[0])):
+        assert "method 'kd' is provided twice" in text
+        assert "plugin 'builtin' (kdbench 0." in text and "plugin 'clash' (kdbench-clash 0.1)" in text
+        assert text.endswith("set KDBENCH_DISABLE_PLUGINS=clash")
+    assert "kd" not in pm.methods.names()
+    with pytest.raises(PluginError, match="KDBENCH_DISABLE_PLUGINS=clash"):
+        pm.methods.get("kd")
+
+
+def test_a_name_of_three_plugins_suggests_disabling_all_but_one() -> None:
+    providers = tuple(Registered(MethodInfo("x", "", print), plugin, f"kdbench-{plugin} 1.0")
+                      for plugin in ("a", "b", "c"))
+    assert str(Conflict("methods", "x", providers)) == (
+        "method 'x' is provided 3 times: by plugin 'a' (kdbench-a 1.0), by plugin 'b' (kdbench-b 1.0) "
+        "and by plugin 'c' (kdbench-c 1.0); to use the one from 'a', set KDBENCH_DISABLE_PLUGINS=b,c")
+
+
+def test_conflict_is_fatal_in_strict_mode(install) -> None:
+    install("kdbench-clash", {"kdbench_clash": GOOD.format(method="kd")}, {"clash": "kdbench_clash"})
+    pm = PluginManager(strict=True)
+    pm.load_entrypoints()
+    with pytest.raises(PluginError, match="'kd' is provided twice.*strict"):
+        pm.methods.get("eskd")
+
+
+def test_conflict_leaves_commands_working_and_a_track_using_it_fails(install, capsys, tiny_track,
+                                                                     write_track) -> None:
+    install("kdbench-clash", {"kdbench_clash": GOOD.format(method="kd")}, {"clash": "kdbench_clash"})
+    assert main(["list", "methods"]) == 0
+    out, err = capsys.readouterr()
+    assert "\neskd " in out and "\nkd " not in out
+    assert "kdbench: warning: method 'kd' is provided twice" in err
+
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"CONFLICT method 'kd' is provided twice: .*KDBENCH_DISABLE_PLUGINS=clash\n", out)
+
+    tiny_track["methods"] = [{"name": "ce"}, {"name": "kd"}]
+    path = write_track(tiny_track)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(rf"{re.escape(str(path))}: methods\.1\.name \(line \d+\): method 'kd' is "
+                     r"provided twice: .*set KDBENCH_DISABLE_PLUGINS=clash\n", err)
+
+    tiny_track["methods"] = [{"name": "ce"}]
+    assert main(["validate", str(write_track(tiny_track))]) == 0
+
+
+def test_a_plugin_without_hooks_is_reported(install, capsys) -> None:
+    install("kdbench-empty", {"kdbench_empty": "def kdbench_methods():\n    return []\n"},
+            {"empty": "kdbench_empty"})
+    assert main(["list", "methods"]) == 0
+    err = capsys.readouterr().err
+    assert err == ("kdbench: warning: plugin 'empty' (kdbench-empty 0.1) skipped: registers no "
+                   "kdbench hook (no function marked @kdbench.hookimpl)\n")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "BROKEN plugin 'empty' (kdbench-empty 0.1) skipped: registers no kdbench hook" in out
+    assert "  empty (" not in out
+    assert main(["list", "methods", "--strict-plugins"]) == 2
+    assert "error: plugin 'empty' (kdbench-empty 0.1) skipped: registers no" in capsys.readouterr().err
 
 
 def test_disabled_plugins_are_not_loaded(install, monkeypatch) -> None:
@@ -143,6 +185,18 @@ def test_disabled_plugins_are_not_loaded(install, monkeypatch) -> None:
     pm = get_plugin_manager()
     assert not pm.failures
     assert "kd" in pm.methods.names()
+    assert pm.disabled == {"broken": "kdbench-broken 0.1"}
+
+
+def test_doctor_shows_disabled_plugins_as_disabled(install, monkeypatch, capsys) -> None:
+    install("kdbench-broken", {"kdbench_broken": "raise RuntimeError('boom')"},
+            {"broken": "kdbench_broken"})
+    monkeypatch.setenv("KDBENCH_DISABLE_PLUGINS", "broken,no-such-plugin")
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "  broken (kdbench-broken 0.1): disabled by KDBENCH_DISABLE_PLUGINS\n" in out
+    assert "  no-such-plugin (no plugin of that name is installed): disabled by" in out
+    assert "BROKEN" not in out and "(?)" not in out
 
 
 def test_unknown_name_suggests_close_ones(pm: PluginManager) -> None:
@@ -163,12 +217,23 @@ def test_cli_lists_methods_and_survives_a_broken_plugin(install, capsys) -> None
     assert "Traceback" not in err
 
 
-def test_cli_strict_plugins_fails_with_exit_2(install, capsys) -> None:
+@pytest.mark.parametrize("argv", [["--strict-plugins", "list", "methods"],
+                                  ["list", "--strict-plugins", "methods"],
+                                  ["list", "methods", "--strict-plugins"],
+                                  ["--strict-plugins", "doctor", "--strict-plugins"]])
+def test_cli_strict_plugins_fails_with_exit_2(install, capsys, argv) -> None:
     install("kdbench-broken", {"kdbench_broken": "raise RuntimeError('boom')"},
             {"broken": "kdbench_broken"})
-    assert main(["--strict-plugins", "list", "methods"]) == 2
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("kdbench: error: plugin 'broken'") and "Traceback" not in err
+
+
+def test_strict_plugins_is_off_unless_given(install, capsys) -> None:
+    install("kdbench-broken", {"kdbench_broken": "raise RuntimeError('boom')"},
+            {"broken": "kdbench_broken"})
+    assert main(["list", "methods"]) == 0
+    assert "warning: plugin 'broken'" in capsys.readouterr().err
 
 
 def test_doctor_lists_broken_plugins(install, capsys) -> None:
@@ -178,3 +243,50 @@ def test_doctor_lists_broken_plugins(install, capsys) -> None:
     out = capsys.readouterr().out
     assert re.search(r"builtin \(kdbench [^)]+\): [1-9]\d* methods, [1-9]\d* models", out)
     assert "BROKEN plugin 'broken' (kdbench-broken 0.1)" in out
+
+
+def test_doctor_lists_a_plugin_whose_hook_raises_once_as_broken(install, capsys) -> None:
+    source = """
+        from kdbench import MethodInfo, hookimpl
+        from kdbench.methods.kd import KD, KDParams
+
+        @hookimpl
+        def kdbench_methods():
+            return [MethodInfo("kd-half", "works", KD, KDParams)]
+
+        @hookimpl
+        def kdbench_tracks():
+            raise ValueError("cannot list tracks")
+    """
+    install("kdbench-half", {"kdbench_half": source}, {"half": "kdbench_half"})
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if "half" in line] == [
+        "  BROKEN plugin 'half' (kdbench-half 0.1) skipped: kdbench_tracks raised ValueError: "
+        "cannot list tracks"]
+    pm = get_plugin_manager()
+    assert "kd-half" not in pm.methods.names()  # skipped as a whole
+
+
+def test_unknown_family_name_suggests_the_naming_pattern(install, pm: PluginManager) -> None:
+    with pytest.raises(UnknownNameError) as error:
+        pm.models.get("wrn")
+    assert "did you mean 'wrn-{depth}-{k}' (e.g. 'wrn-40-2')?" in str(error.value)
+    source = r"""
+        from kdbench import ModelInfo, hookimpl
+
+        @hookimpl
+        def kdbench_models():
+            return [ModelInfo("convnet", "a plain conv net", print,
+                              pattern=r"convnet-(?P<depth>\d+)", example="convnet-4")]
+    """
+    install("kdbench-convnet", {"kdbench_convnet": source}, {"convnet": "kdbench_convnet"})
+    manager = PluginManager()
+    manager.load_entrypoints()
+    with pytest.raises(UnknownNameError) as error:
+        manager.models.get("convnet")
+    message = str(error.value)
+    assert message.startswith("unknown model 'convnet'; did you mean 'convnet-{depth}' "
+                              "(e.g. 'convnet-4')?")
+    assert "'convnet'?" not in message
+    assert manager.models.get("convnet-6").name == "convnet"
