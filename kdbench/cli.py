@@ -122,6 +122,9 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--seed", type=int, default=0, help="seed of the --sample draw (default: 0)")
     verify.add_argument("--teachers", type=Path, default=None,
                         help="a folder of teacher weights laid out like <cache>/teachers")
+    verify.add_argument("--copy-teachers", type=Path, default=None, metavar="DIR",
+                        help="copy the teacher weights the checks used into DIR, to ship them "
+                             "with published results (leaderboard/teachers)")
     verify.add_argument("--data-dir", type=Path, help="data sets root (default: KDBENCH_DATA_DIR)")
     verify.add_argument("--cache-dir", type=Path, help="teachers and students (KDBENCH_CACHE_DIR)")
     verify.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
@@ -316,7 +319,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     data = DataSource(pm, args.data_dir or paths.data_dir())
     report = verify_results(pm, results, cache, data, resolve_device(args.device),
                             teachers=args.teachers, track=args.track, sample=args.sample,
-                            seed=args.seed, say=print)
+                            seed=args.seed, copy_teachers=args.copy_teachers, say=print)
     print(report.summary())
     return 0 if report.ok else 1
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import random
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,16 +92,34 @@ def load_student(pm: PluginManager, result: RunResult, path: Path, test) -> nn.M
     return model
 
 
+def teacher_files(spec: TeacherSpec, folder: Path) -> list[Path]:
+    """The weight files of ``spec``'s members in ``folder`` (laid out like ``<cache>/teachers``)."""
+    files = []
+    for member in spec.members():
+        name = ("model.safetensors" if spec.checkpoint_epoch is None
+                or spec.checkpoint_epoch >= member.recipe.epochs
+                else f"epoch-{spec.checkpoint_epoch}.safetensors")
+        files.append(folder / member.teacher_id / name)
+    return files
+
+
+def copy_teacher(spec: TeacherSpec, source: Path, target: Path) -> None:
+    """Copy the weights (and ``teacher.json``) of ``spec``'s members from ``source`` to ``target``,
+    to ship them beside published results."""
+    for path in teacher_files(spec, source):
+        destination = target / path.parent.name
+        destination.mkdir(parents=True, exist_ok=True)
+        for file in (path, path.parent / "teacher.json"):
+            if file.is_file():
+                shutil.copyfile(file, destination / file.name)
+
+
 def load_teacher(pm: PluginManager, spec: TeacherSpec, folder: Path, data: DataSource,
                  expected_sha256: str | None) -> nn.Module | None:
     """The teacher of ``spec`` from ``folder`` (laid out like ``<cache>/teachers``), or None when
     its files are not there; weights that do not match the recorded sha256 are a mismatch."""
     models, shas = [], []
-    for member in spec.members():
-        name = ("model.safetensors" if spec.checkpoint_epoch is None
-                or spec.checkpoint_epoch >= member.recipe.epochs
-                else f"epoch-{spec.checkpoint_epoch}.safetensors")
-        path = folder / member.teacher_id / name
+    for member, path in zip(spec.members(), teacher_files(spec, folder), strict=True):
         if not path.is_file():
             return None
         shas.append(sha256_file(path))
@@ -118,7 +137,7 @@ def load_teacher(pm: PluginManager, spec: TeacherSpec, folder: Path, data: DataS
 
 
 def check(pm: PluginManager, result: RunResult, path: Path, cache: Path, data: DataSource,
-          device: torch.device, teachers: list[Path]) -> str:
+          device: torch.device, teachers: list[Path], copy_to: Path | None = None) -> str:
     """Recompute ``result``'s test metrics; a line saying what held, or ``Mismatch``."""
     spec = result.spec
     test = data.evaluation(spec.dataset, spec.test_limit)
@@ -128,6 +147,8 @@ def check(pm: PluginManager, result: RunResult, path: Path, cache: Path, data: D
         for folder in teachers:
             teacher = load_teacher(pm, spec.teacher, folder, data, result.teacher_sha256)
             if teacher is not None:
+                if copy_to is not None and folder.resolve() != Path(copy_to).resolve():
+                    copy_teacher(spec.teacher, folder, Path(copy_to))
                 break
     batch = spec.recipe.eval_batch_size
     teacher_logits = predict(teacher.to(device), test, batch, device) if teacher else None
@@ -149,9 +170,10 @@ def check(pm: PluginManager, result: RunResult, path: Path, cache: Path, data: D
 
 def verify_results(pm: PluginManager, root: Path, cache: Path, data: DataSource,
                    device: torch.device, teachers: Path | None = None, track: str | None = None,
-                   sample: int | None = None, seed: int = 0,
+                   sample: int | None = None, seed: int = 0, copy_teachers: Path | None = None,
                    say: Callable[[str], object] = print) -> Report:
-    """Check the results under ``root`` (all, or ``sample`` drawn with ``seed``)."""
+    """Check the results under ``root`` (all, or ``sample`` drawn with ``seed``); with
+    ``copy_teachers``, copy the teacher weights that the checks used into that folder."""
     store, report = ResultStore(root), Report()
     scan = store.scan(track)
     for error in scan.rejected:
@@ -164,7 +186,7 @@ def verify_results(pm: PluginManager, root: Path, cache: Path, data: DataSource,
     for result in finished:
         path = store.path(result.spec)
         try:
-            line = check(pm, result, path, Path(cache), data, device, folders)
+            line = check(pm, result, path, Path(cache), data, device, folders, copy_teachers)
         except DataNotFoundError as error:
             report.skipped += 1
             say(f"skipped {path}: {str(error).splitlines()[0]}")

@@ -150,3 +150,15 @@ def test_provenance_names_the_code_and_the_machine(work) -> None:
     assert provenance["cpu"]["model"] and isinstance(provenance["cpu"]["isa"], list)
     assert provenance["torch_threads"] >= 1 and "deterministic_algorithms" in provenance["determinism"]
     assert {"kdbench:kd@1", "kdbench:mlp@1", "kdbench:digits@1"} <= set(data["spec"]["code"])
+
+
+def test_teachers_copied_by_verify_verify_published_results_without_a_cache(work, capsys,
+                                                                           monkeypatch) -> None:
+    assert main(["verify", "--copy-teachers", "shipped"]) == 0
+    assert [p.name for p in (work / "shipped").rglob("*.safetensors")].count("model.safetensors") == 4
+    shutil.rmtree(work / "cache" / "teachers")
+    capsys.readouterr()
+    assert main(["verify"]) == 0
+    assert "teacher weights not found" in capsys.readouterr().out
+    assert main(["verify", "--teachers", "shipped"]) == 0
+    assert "teacher weights not found" not in capsys.readouterr().out
