@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from kdbench.cli import main
 from kdbench.teachers import Ensemble
@@ -67,10 +68,50 @@ def test_ensemble_and_early_stopped_teachers(tmp_path, track, capsys) -> None:
                             results["single"]["metrics"]["test"]["kl"])
 
 
-def test_tampered_teacher_weights_are_refused(tmp_path, track, capsys) -> None:
-    run_smoke(tmp_path, track)
-    weights = next((tmp_path / "cache" / "teachers").rglob("model.safetensors"))
-    weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
+def rerun(tmp_path: Path, track: Path, capsys) -> tuple[dict[str, dict], str]:
     assert main(["run", "--spec", str(track), "--budget", "smoke", "--rerun", "--results",
+                 str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    results = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("*.json")]
+    return {r["spec"]["teacher_label"]: r for r in results}, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("model.safetensors", lambda data: data[: len(data) // 2]),
+    ("model.safetensors", lambda data: data[:-4] + b"\0\0\0\0"),
+    ("epoch-1.safetensors", lambda data: b""),
+    ("teacher.json", lambda data: b"\x93garbage{"),
+    ("teacher.json", lambda data: b""),
+    ("teacher.json", lambda data: b"[1, 2]"),
+    ("teacher.json", lambda data: b'{"sha256": 3}'),
+])
+def test_a_corrupt_teacher_file_is_moved_aside_and_the_teacher_retrained(tmp_path, track, capsys,
+                                                                         name, damage) -> None:
+    before = {r["spec"]["teacher_label"]: r for r in run_smoke(tmp_path, track)}
+    capsys.readouterr()
+    path = next((tmp_path / "cache" / "teachers").rglob(name))
+    damaged = damage(path.read_bytes())
+    path.write_bytes(damaged)
+    after, err = rerun(tmp_path, track, capsys)
+    warnings = [line for line in err.splitlines() if line.startswith("kdbench: warning:")]
+    assert len(warnings) == 1 and str(path) in warnings[0] and "corrupt" in warnings[0]
+    assert "Traceback" not in err and err.count("trained teacher") == 1
+    assert path.with_name(name + ".corrupt").read_bytes() == damaged
+    # retrained on the CPU, the same weights again: every result reports the sha256 it had before
+    assert {k: r["teacher_sha256"] for k, r in after.items()} == \
+        {k: r["teacher_sha256"] for k, r in before.items()}
+    _, err = rerun(tmp_path, track, capsys)
+    assert "warning" not in err and "trained teacher" not in err
+
+
+def test_a_teacher_that_diverges_is_named_as_the_one_that_diverged(tmp_path, track, capsys) -> None:
+    data = yaml.safe_load(track.read_text())
+    data["teachers"] = data["teachers"][:1]
+    data["teacher_recipe"]["lr"] = 1e30
+    track.write_text(yaml.safe_dump(data))
+    assert main(["run", "--spec", str(track), "--budget", "smoke", "--results",
                  str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache")]) == 1
-    assert "does not match its sha256" in capsys.readouterr().err
+    (result,) = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("*.json")]
+    assert result["status"] == "failed"
+    assert result["reason"].startswith("FloatingPointError: teacher mlp (seed 0, id ")
+    assert "diverged in its own training, before any student" in result["reason"]
+    assert "loss term 'ce' is not finite in epoch 0" in result["reason"]
