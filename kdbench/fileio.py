@@ -9,6 +9,7 @@ kdbench reads), and the next write of the same target removes those older than `
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -51,12 +52,16 @@ def atomic_path(path: Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path)
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as error:
+        raise OutputError(f"cannot write {path}", error) from error
+    try:
         yield tmp
         os.replace(tmp, path)
     except OSError as error:
         raise OutputError(f"cannot write {path}", error) from error
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

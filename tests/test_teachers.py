@@ -11,8 +11,14 @@ import pytest
 import torch
 import yaml
 
+from kdbench import teachers as teachers_module
+from kdbench.build import DataSource
 from kdbench.cli import main
-from kdbench.teachers import Ensemble
+from kdbench.expand import expand
+from kdbench.fileio import write_bytes_atomic
+from kdbench.specfile import load_track_file
+from kdbench.specs import TeacherSpec
+from kdbench.teachers import Ensemble, TeacherCache
 
 
 def test_ensemble_predicts_log_of_mean_softmax() -> None:
@@ -115,3 +121,44 @@ def test_a_teacher_that_diverges_is_named_as_the_one_that_diverged(tmp_path, tra
     assert result["reason"].startswith("FloatingPointError: teacher mlp (seed 0, id ")
     assert "diverged in its own training, before any student" in result["reason"]
     assert "loss term 'ce' is not finite in epoch 0" in result["reason"]
+
+
+def early_teacher(track: Path, pm) -> TeacherSpec:
+    loaded, root = load_track_file(track)
+    runs = expand(loaded, "smoke", pm, source=str(track), root=root)
+    return next(r.teacher for r in runs if r.teacher_label == "early")
+
+
+def teachers(tmp_path: Path, pm, name: str) -> TeacherCache:
+    """A teacher cache as a new process would make it."""
+    return TeacherCache(tmp_path / name, pm, DataSource(pm, tmp_path / "data"), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("kill", ["after the epoch's checkpoint", "while writing the snapshot"])
+def test_a_killed_training_still_leaves_the_early_teacher(tmp_path, track, pm, monkeypatch, kill) -> None:
+    spec = early_teacher(track, pm)
+    assert spec.checkpoint_epoch == 1 and spec.recipe.epochs == 2
+    reference = teachers(tmp_path, pm, "reference").get(spec)
+
+    def stop_after_first_epoch(epoch, entry):
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    def die_writing_the_snapshot(path, data):
+        if path.name == "epoch-1.safetensors":
+            raise KeyboardInterrupt
+        write_bytes_atomic(path, data)
+
+    if kill == "while writing the snapshot":
+        monkeypatch.setattr(teachers_module, "write_bytes_atomic", die_writing_the_snapshot)
+    with pytest.raises(KeyboardInterrupt):
+        teachers(tmp_path, pm, "cache").get(spec, stop_after_first_epoch)
+    monkeypatch.setattr(teachers_module, "write_bytes_atomic", write_bytes_atomic)
+    folder = tmp_path / "cache" / "teachers" / spec.members()[0].teacher_id
+    assert not (folder / "teacher.json").exists()
+
+    resumed = teachers(tmp_path, pm, "cache").get(spec)
+    assert resumed.sha256 == reference.sha256
+    record = json.loads((folder / "teacher.json").read_text())
+    assert record["sha256"]["epoch-1.safetensors"] == reference.sha256
+    assert not (folder / "checkpoint.pt").exists()

@@ -39,14 +39,14 @@ def _resume(checkpoint: Path, distiller: Distiller, optimizer: torch.optim.Optim
     try:
         missing, unexpected = distiller.load_state_dict(state["model"], strict=False)
         if unexpected or any(not key.startswith("teacher.") for key in missing):
-            raise ValueError("it does not fit the model")
+            raise ValueError("missing or unexpected keys")
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
-    except Exception:
+    except Exception as error:
         distiller.load_state_dict(before[0])
         optimizer.load_state_dict(before[1])
         generator.set_state(before[2])
-        raise
+        raise ValueError("it does not fit the model") from error
     return state["epoch"] + 1, state["history"]
 
 
