@@ -74,6 +74,14 @@ def write_text_atomic(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def remove(path: Path) -> None:
+    """Delete one of kdbench's files if it is there; a failure is an ``OutputError``."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot remove {path}", error) from None
+
+
 def check_writable(folder: Path, what: str) -> None:
     """Create ``folder`` if needed and write (and remove) a file in it, so that a run that could
     not save what it trains stops before it starts; a failure names ``what`` and the folder."""

@@ -25,7 +25,7 @@ from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
-from kdbench.fileio import check_writable, move_aside, write_bytes_atomic
+from kdbench.fileio import check_writable, move_aside, remove, write_bytes_atomic
 from kdbench.machine import describe as describe_machine
 from kdbench.plugins import PluginManager
 from kdbench.progress import Progress
@@ -94,7 +94,7 @@ class Runner:
                 result = self.execute(spec, progress)
                 self.store.write(result)
                 if result.ok:  # only now: the student and the result are on disk
-                    self._checkpoint(spec).unlink(missing_ok=True)
+                    remove(self._checkpoint(spec))
                 progress.done(self._summary(result))
             results.append(result)
         return results

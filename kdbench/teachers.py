@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from kdbench.build import DataSource, build_model, count_parameters
 from kdbench.engine.train import EpochCallback, fit
-from kdbench.fileio import move_aside, write_bytes_atomic, write_text_atomic
+from kdbench.fileio import move_aside, remove, write_bytes_atomic, write_text_atomic
 from kdbench.methods.ce import CE, CEParams
 from kdbench.plugins import PluginManager
 from kdbench.specs import Ref, TeacherSpec
@@ -177,5 +177,5 @@ class TeacherCache:
                   "sha256": saved, "parameters": count_parameters(model), "history": history,
                   "wall_s": seconds}
         write_text_atomic(folder / "teacher.json", json.dumps(record, indent=1) + "\n")
-        (folder / "checkpoint.pt").unlink(missing_ok=True)
+        remove(folder / "checkpoint.pt")
         return seconds

@@ -18,6 +18,7 @@ from kdbench.fileio import (
     atomic_path,
     check_writable,
     move_aside,
+    remove,
     write_bytes_atomic,
     write_text_atomic,
 )
@@ -119,3 +120,10 @@ def test_move_aside_renames_and_warns_once(tmp_path, caplog) -> None:
     assert not path.exists()
     (line,) = [record.getMessage() for record in caplog.records]
     assert str(path) in line and "truncated" in line and "run.pt.corrupt" in line
+
+
+def test_remove_is_quiet_when_absent_and_one_line_when_it_fails(tmp_path) -> None:
+    remove(tmp_path / "absent.pt")
+    (tmp_path / "folder.pt").mkdir()
+    with pytest.raises(OutputError, match=f"cannot remove {tmp_path / 'folder.pt'}: \\[Errno"):
+        remove(tmp_path / "folder.pt")
