@@ -17,10 +17,14 @@ import numpy as np
 from kdbench.errors import KdbenchError
 
 
+class _ArrayType:
+    """What ``numpy.ndarray`` resolves to: an argument of ``_reconstruct`` that cannot be called."""
+
+
 def _reconstruct(subtype: object, shape: object, dtype: object) -> np.ndarray:
     """numpy's own ``_reconstruct`` as numpy's pickles call it: a plain, empty ``ndarray`` whose
     state (shape, checked dtype, bytes) comes next."""
-    if subtype is not np.ndarray or shape != (0,):
+    if subtype is not _ArrayType or shape != (0,):
         raise pickle.UnpicklingError(f"refused array reconstruction {subtype!r} {shape!r}")
     return np.ndarray.__new__(np.ndarray, (0,), np.uint8)
 
@@ -50,7 +54,7 @@ def _encode(text: object, encoding: str = "latin1") -> bytes:
 
 
 ALLOWED: dict[tuple[str, str], object] = {
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): _ArrayType,
     ("numpy", "dtype"): _dtype,
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,  # numpy 1 (the official files)
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,  # numpy 2
@@ -84,7 +88,8 @@ def load_data_pickle(path: Path) -> object:
             return DataUnpickler(handle, encoding="bytes").load()
     except RefusedGlobal as error:
         raise KdbenchError(f"{path}: refused to unpickle the global {error} (a data file holds only "
-                           "arrays, lists, bytes and numbers; this one would run code)") from None
+                           "arrays, lists, bytes and numbers; a pickle that names others may run "
+                           "code)") from None
     except Exception as error:  # a truncated or foreign file fails in many ways
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise KdbenchError(f"{path}: not a readable data pickle ({reason})") from None

@@ -160,3 +160,16 @@ def test_write_pickle_helper_matches_the_real_layout(tmp_path) -> None:
     write_pickle(path, np.ones((1, 3, 32, 32), dtype=np.uint8), b"labels", [3])
     images, labels = cifar.read_batch(path, b"labels", 10)
     assert images.shape == (1, 3, 32, 32) and labels.tolist() == [3]
+
+
+@pytest.mark.parametrize("payload", [
+    b"\x80\x02cnumpy\nndarray\nK\x05\x85R.",  # numpy.ndarray((5,)): a constructor call, not a type
+    b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncbuiltins\nlist\nK\x00\x85C\x01b\x87R.",
+    b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nJ\x00\xca\x9a;\x85C\x01b\x87R.",
+])
+def test_numpy_globals_are_only_used_as_numpy_pickles_use_them(tmp_path, load, write_cifar,
+                                                               payload) -> None:
+    write_cifar(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(payload)
+    with pytest.raises(KdbenchError, match="test_batch: (not a readable|refused)"):
+        load("cifar10", "test", tmp_path)
