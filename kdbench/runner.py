@@ -1,18 +1,22 @@
 """Runs: skip those already done, train teachers once, distill and evaluate the rest.
 
 Each run is a pure function ``RunSpec -> RunResult``; the result is written atomically the moment
-the run ends, so a sweep can be stopped and started again anywhere.
+the run ends, so a sweep can be stopped and started again anywhere. Nothing trained is lost: the
+output folders are checked to be writable before anything trains, and a run's epoch checkpoint is
+deleted only once its student weights and its result file are on disk. A write that fails is a
+one-line error (exit 2), never a failed result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from kdbench.build import DataSource, build_distiller, build_model, count_parameters
@@ -21,7 +25,7 @@ from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
-from kdbench.fileio import atomic_path
+from kdbench.fileio import check_writable, move_aside, remove, write_bytes_atomic
 from kdbench.loggers.group import LoggerGroup
 from kdbench.machine import describe as describe_machine
 from kdbench.plugins import PluginManager
@@ -72,10 +76,14 @@ class Runner:
         """Results of ``runs`` in order; finished ones are read back instead of run again."""
         results = []
         self.teachers.plan(spec.teacher for spec in runs if spec.teacher is not None)
+        done = {} if self.rerun else {spec.run_id: result for spec in runs
+                                      if (result := self._done(spec)) is not None}
+        self.check_writable([spec for spec in runs if spec.run_id not in done])
         for spec in runs:
-            result = None if self.rerun else self.store.get(spec)
-            older = [] if self.rerun or result is not None else self.store.same_protocol(spec)
-            if result is not None and result.ok:
+            result = done.get(spec.run_id)
+            older = [] if self.rerun or result is not None or self.store.path(spec).exists() \
+                else self.store.same_protocol(spec)
+            if result is not None:
                 progress.done(f"skipped (done) {describe(spec)}")
             elif older and self.reuse_stale:
                 result = older[0]
@@ -88,6 +96,8 @@ class Runner:
                                  f"({code_change(older[0].spec, spec)}); --reuse-stale keeps it")
                 result = self.execute(spec, progress)
                 self.store.write(result)
+                if result.ok:  # only now: the student and the result are on disk
+                    remove(self._checkpoint(spec))
                 progress.done(self._summary(result))
             results.append(result)
         return results
@@ -95,6 +105,32 @@ class Runner:
     def _provenance(self, spec: RunSpec) -> dict[str, Any]:
         code = spec.code + (spec.teacher.code if spec.teacher else ())
         return provenance(describe_machine(self.device), distributions(self.pm, code))
+
+    def check_writable(self, todo: list[RunSpec]) -> None:
+        """Stop, in one line, before anything trains when a run could not save what it trains."""
+        if not todo:
+            return
+        check_writable(self.cache, "the cache folder (--cache-dir)")
+        for folder in sorted({self.store.path(spec).parent for spec in todo}):
+            check_writable(folder, "the results folder (--results)")
+
+    def _done(self, spec: RunSpec) -> RunResult | None:
+        """The finished result of ``spec``, unless its kept student is not the one it reports (then
+        the student is moved aside and the run is done again)."""
+        result = self.store.get(spec)
+        if result is None or not result.ok:
+            return None
+        student = self._student_path(spec)
+        if student.exists() and result.student_sha256 and sha256_file(student) != result.student_sha256:
+            move_aside(student, f"its sha256 is not the one result {spec.run_id} reports")
+            return None
+        return result
+
+    def _checkpoint(self, spec: RunSpec) -> Path:
+        return self.cache / "runs" / f"{spec.run_id}.pt"
+
+    def _student_path(self, spec: RunSpec) -> Path:
+        return self.cache / "students" / f"{spec.run_id}.safetensors"
 
     def execute(self, spec: RunSpec, progress: Progress) -> RunResult:
         """One run; an exception inside it becomes a failed result, a user error propagates."""
@@ -126,7 +162,7 @@ class Runner:
         student = build_model(self.pm, spec.student, test)
         distiller = build_distiller(self.pm, spec.method, student,
                                     teacher.model if teacher else None)
-        checkpoint = self.cache / "runs" / f"{spec.run_id}.pt"
+        checkpoint = self._checkpoint(spec)
         fit_began = time.perf_counter()
         with self.loggers.student(spec, progress.epochs(describe(spec), spec.recipe.epochs)) as on_epoch:
             history = fit(distiller, train, spec.recipe, spec.seed, self.device, test=test,
@@ -135,8 +171,8 @@ class Runner:
         metrics = {name: self._metrics(student, teacher, spec, name, split)
                    for name, split in (("test", test), ("train", train))}
         student_sha256 = self._save_student(spec, distiller)
-        checkpoint.unlink(missing_ok=True)
-        images = sum(entry["images"] for entry in history)
+        images = sum(entry["images"] for entry in history)  # all epochs, each timed when it ran
+        epochs_s = sum(entry["seconds"] for entry in history)
         return RunResult(
             run_id=spec.run_id, spec=spec, status="ok", metrics=metrics, history=history,
             teacher_id=teacher.teacher_id if teacher else None,
@@ -144,18 +180,18 @@ class Runner:
             teacher_params=count_parameters(teacher.model) if teacher else None,
             student_params=count_parameters(student),
             timing={"wall_s": time.perf_counter() - began, "train_s": train_s,
-                    "images_per_s": images / max(train_s, 1e-9)},
+                    "images_per_s": images / max(epochs_s, 1e-9)},
             provenance=self._provenance(spec))
 
     def _save_student(self, spec: RunSpec, distiller: nn.Module) -> str:
         """Keep the trained student, with the method's own modules (a hint regressor, CRD's
         embeddings and memories), as ``<cache>/students/<run_id>.safetensors``; its sha256."""
-        path = self.cache / "students" / f"{spec.run_id}.safetensors"
+        path = self._student_path(spec)
         state = {name: tensor.detach().cpu().clone()
                  for name, tensor in distiller.student_state_dict().items()}
-        with atomic_path(path) as tmp:
-            save_file(state, str(tmp), metadata={"run_id": spec.run_id})
-        return sha256_file(path)
+        data = safetensors.torch.save(state, metadata={"run_id": spec.run_id})
+        write_bytes_atomic(path, data)
+        return hashlib.sha256(data).hexdigest()
 
     def _metrics(self, student: nn.Module, teacher: Teacher | None, spec: RunSpec, name: str,
                  split: Split) -> dict[str, float | None]:

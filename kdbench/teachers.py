@@ -4,7 +4,9 @@ and method of every track that names the same teacher.
 A teacher spec expands into members (one network, or N for an ensemble). Each member lives in
 ``<cache>/teachers/<member_id>/``: ``model.safetensors`` (the final weights), ``epoch-<E>.safetensors``
 (checkpoints that early-stopped teachers use, saved while training the full member) and
-``teacher.json`` (its spec, the weights' sha256, its history and timings).
+``teacher.json`` (its spec, the weights' sha256, its history and timings). A ``teacher.json`` that
+cannot be read, or weights that do not match their sha256, are moved aside (``<name>.corrupt``) with
+a warning and the member is trained again.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model
 from torch import Tensor, nn
 
 from kdbench.build import DataSource, build_model, count_parameters
 from kdbench.engine.train import EpochCallback, fit
-from kdbench.fileio import atomic_path, write_text_atomic
+from kdbench.fileio import move_aside, remove, write_bytes_atomic, write_text_atomic
 from kdbench.loggers.group import LoggerGroup
 from kdbench.methods.ce import CE, CEParams
 from kdbench.plugins import PluginManager
@@ -90,28 +93,54 @@ class TeacherCache:
                    and (self.root / m.teacher_id / "teacher.json").exists() for m in spec.members())
 
     def get(self, spec: TeacherSpec, on_epoch: EpochCallback | None = None) -> Teacher:
-        """The teacher of ``spec``, training the members that are not in the cache."""
+        """The teacher of ``spec``, training the members that are not in the cache (or whose
+        files there are unreadable)."""
         if self._loaded is not None and self._loaded[0] == spec.teacher_id:
             return replace(self._loaded[1], trained_s=0.0)
+        self.plan([spec])
         models, records, shas, trained_s = [], [], [], 0.0
         for member in spec.members():
             path = self.weights(member, spec.checkpoint_epoch)
-            if not path.exists() or not (path.parent / "teacher.json").exists():
+            record = self._record(path)
+            if record is None:
                 trained_s += self._train(member, on_epoch)
-            record = json.loads((path.parent / "teacher.json").read_text(encoding="utf-8"))
-            expected = record["sha256"].get(path.name)
-            if expected is None or sha256_file(path) != expected:
-                raise RuntimeError(f"teacher {member.teacher_id}: {path} does not match its sha256")
+                record = self._record(path)
+            if record is None:
+                raise RuntimeError(f"teacher {member.teacher_id}: training did not leave {path}")
             model = build_model(self.pm, member.model, self._classes(member))
             load_model(model, path, device=str(self.device))
             models.append(model)
             records.append(record)
-            shas.append(expected)
+            shas.append(record["sha256"][path.name])
         model = models[0] if len(models) == 1 else Ensemble(models)
         sha = shas[0] if len(shas) == 1 else hashlib.sha256("".join(shas).encode()).hexdigest()
         teacher = Teacher(model.to(self.device).eval(), spec.teacher_id, sha, records, trained_s)
         self._loaded = (spec.teacher_id, teacher)
         return teacher
+
+    @staticmethod
+    def _record(weights: Path) -> dict[str, Any] | None:
+        """The ``teacher.json`` beside ``weights`` when both are there and match; None when the
+        member must be trained (again), after moving an unreadable file aside."""
+        path = weights.parent / "teacher.json"
+        if not path.exists():
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or not isinstance(record.get("sha256"), dict):
+                raise ValueError("no sha256 table")
+        except (ValueError, UnicodeDecodeError) as error:
+            move_aside(path, f"not a teacher record: {str(error).splitlines()[0]}")
+            return None
+        if not weights.exists():
+            return None
+        expected = record["sha256"].get(weights.name)
+        if expected is None:  # trained before this snapshot was planned
+            return None
+        if sha256_file(weights) != expected:
+            move_aside(weights, f"its sha256 is not the {expected[:12]}... that {path.name} records")
+            return None
+        return record
 
     def _classes(self, member: TeacherSpec):
         return self.data.evaluation(Ref(name=member.dataset.name, params=member.dataset.params))
@@ -127,19 +156,24 @@ class TeacherCache:
         wanted = self.snapshots.get(member.teacher_id, set())
 
         def save(path: Path) -> None:
-            with atomic_path(path) as tmp:
-                save_model(model, str(tmp))
+            state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+            write_bytes_atomic(path, safetensors.torch.save(state))
 
-        def after_epoch(epoch: int, entry: dict[str, Any]) -> None:
+        def snapshot(epoch: int) -> None:
+            """Before the checkpoint that passes it: a resumed training could not make it again."""
             if epoch + 1 in wanted:
                 save(self.weights(member, epoch + 1))
-            if on_epoch is not None:
-                on_epoch(epoch, entry)
 
-        with self.loggers.teacher(member, after_epoch) as logged:
-            history = fit(CE(model, None, CEParams()), train, member.recipe, member.seed,
-                          self.device, test=self.data.evaluation(task),
-                          checkpoint=folder / "checkpoint.pt", on_epoch=logged)
+        with self.loggers.teacher(member, on_epoch) as logged:
+            try:
+                history = fit(CE(model, None, CEParams()), train, member.recipe, member.seed,
+                              self.device, test=self.data.evaluation(task),
+                              checkpoint=folder / "checkpoint.pt", on_epoch=logged,
+                              before_checkpoint=snapshot)
+            except FloatingPointError as error:
+                raise FloatingPointError(
+                    f"teacher {member.model.name} (seed {member.seed}, id {member.teacher_id}) "
+                    f"diverged in its own training, before any student: {error}") from None
         save(self.weights(member, None))
         seconds = time.perf_counter() - began
         saved = {path.name: sha256_file(path) for path in sorted(folder.glob("*.safetensors"))}
@@ -147,5 +181,5 @@ class TeacherCache:
                   "sha256": saved, "parameters": count_parameters(model), "history": history,
                   "wall_s": seconds}
         write_text_atomic(folder / "teacher.json", json.dumps(record, indent=1) + "\n")
-        (folder / "checkpoint.pt").unlink(missing_ok=True)
+        remove(folder / "checkpoint.pt")
         return seconds

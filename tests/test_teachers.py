@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
+from kdbench import teachers as teachers_module
+from kdbench.build import DataSource
 from kdbench.cli import main
-from kdbench.teachers import Ensemble
+from kdbench.expand import expand
+from kdbench.fileio import write_bytes_atomic
+from kdbench.specfile import load_track_file
+from kdbench.specs import TeacherSpec
+from kdbench.teachers import Ensemble, TeacherCache
 
 
 def test_ensemble_predicts_log_of_mean_softmax() -> None:
@@ -67,10 +74,91 @@ def test_ensemble_and_early_stopped_teachers(tmp_path, track, capsys) -> None:
                             results["single"]["metrics"]["test"]["kl"])
 
 
-def test_tampered_teacher_weights_are_refused(tmp_path, track, capsys) -> None:
-    run_smoke(tmp_path, track)
-    weights = next((tmp_path / "cache" / "teachers").rglob("model.safetensors"))
-    weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
+def rerun(tmp_path: Path, track: Path, capsys) -> tuple[dict[str, dict], str]:
     assert main(["run", "--spec", str(track), "--budget", "smoke", "--rerun", "--results",
+                 str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    results = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("*.json")]
+    return {r["spec"]["teacher_label"]: r for r in results}, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("model.safetensors", lambda data: data[: len(data) // 2]),
+    ("model.safetensors", lambda data: data[:-4] + b"\0\0\0\0"),
+    ("epoch-1.safetensors", lambda data: b""),
+    ("teacher.json", lambda data: b"\x93garbage{"),
+    ("teacher.json", lambda data: b""),
+    ("teacher.json", lambda data: b"[1, 2]"),
+    ("teacher.json", lambda data: b'{"sha256": 3}'),
+])
+def test_a_corrupt_teacher_file_is_moved_aside_and_the_teacher_retrained(tmp_path, track, capsys,
+                                                                         name, damage) -> None:
+    before = {r["spec"]["teacher_label"]: r for r in run_smoke(tmp_path, track)}
+    capsys.readouterr()
+    path = next((tmp_path / "cache" / "teachers").rglob(name))
+    damaged = damage(path.read_bytes())
+    path.write_bytes(damaged)
+    after, err = rerun(tmp_path, track, capsys)
+    warnings = [line for line in err.splitlines() if line.startswith("kdbench: warning:")]
+    assert len(warnings) == 1 and str(path) in warnings[0] and "corrupt" in warnings[0]
+    assert "Traceback" not in err and err.count("trained teacher") == 1
+    assert path.with_name(name + ".corrupt").read_bytes() == damaged
+    # retrained on the CPU, the same weights again: every result reports the sha256 it had before
+    assert {k: r["teacher_sha256"] for k, r in after.items()} == \
+        {k: r["teacher_sha256"] for k, r in before.items()}
+    _, err = rerun(tmp_path, track, capsys)
+    assert "warning" not in err and "trained teacher" not in err
+
+
+def test_a_teacher_that_diverges_is_named_as_the_one_that_diverged(tmp_path, track, capsys) -> None:
+    data = yaml.safe_load(track.read_text())
+    data["teachers"] = data["teachers"][:1]
+    data["teacher_recipe"]["lr"] = 1e30
+    track.write_text(yaml.safe_dump(data))
+    assert main(["run", "--spec", str(track), "--budget", "smoke", "--results",
                  str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache")]) == 1
-    assert "does not match its sha256" in capsys.readouterr().err
+    (result,) = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("*.json")]
+    assert result["status"] == "failed"
+    assert result["reason"].startswith("FloatingPointError: teacher mlp (seed 0, id ")
+    assert "diverged in its own training, before any student" in result["reason"]
+    assert "loss term 'ce' is not finite in epoch 0" in result["reason"]
+
+
+def early_teacher(track: Path, pm) -> TeacherSpec:
+    loaded, root = load_track_file(track)
+    runs = expand(loaded, "smoke", pm, source=str(track), root=root)
+    return next(r.teacher for r in runs if r.teacher_label == "early")
+
+
+def teachers(tmp_path: Path, pm, name: str) -> TeacherCache:
+    """A teacher cache as a new process would make it."""
+    return TeacherCache(tmp_path / name, pm, DataSource(pm, tmp_path / "data"), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("kill", ["after the epoch's checkpoint", "while writing the snapshot"])
+def test_a_killed_training_still_leaves_the_early_teacher(tmp_path, track, pm, monkeypatch, kill) -> None:
+    spec = early_teacher(track, pm)
+    assert spec.checkpoint_epoch == 1 and spec.recipe.epochs == 2
+    reference = teachers(tmp_path, pm, "reference").get(spec)
+
+    def stop_after_first_epoch(epoch, entry):
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    def die_writing_the_snapshot(path, data):
+        if path.name == "epoch-1.safetensors":
+            raise KeyboardInterrupt
+        write_bytes_atomic(path, data)
+
+    if kill == "while writing the snapshot":
+        monkeypatch.setattr(teachers_module, "write_bytes_atomic", die_writing_the_snapshot)
+    with pytest.raises(KeyboardInterrupt):
+        teachers(tmp_path, pm, "cache").get(spec, stop_after_first_epoch)
+    monkeypatch.setattr(teachers_module, "write_bytes_atomic", write_bytes_atomic)
+    folder = tmp_path / "cache" / "teachers" / spec.members()[0].teacher_id
+    assert not (folder / "teacher.json").exists()
+
+    resumed = teachers(tmp_path, pm, "cache").get(spec)
+    assert resumed.sha256 == reference.sha256
+    record = json.loads((folder / "teacher.json").read_text())
+    assert record["sha256"]["epoch-1.safetensors"] == reference.sha256
+    assert not (folder / "checkpoint.pt").exists()

@@ -1,11 +1,14 @@
 """The training loop shared by teachers and students: one ``Distiller``, one recipe, one seed.
 
 Each epoch's state is checkpointed (when a path is given), so an interrupted run resumes from its
-last finished epoch with the same batches and learning rates it would have had.
+last finished epoch with the same batches and learning rates it would have had. A checkpoint that
+cannot be read or does not fit is moved aside (``<name>.corrupt``) and training starts over.
 """
 
 from __future__ import annotations
 
+import copy
+import io
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +20,7 @@ from kdbench.data.split import Split
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import accuracy
 from kdbench.engine.optim import lr_at, make_optimizer, set_lr
-from kdbench.fileio import atomic_path
+from kdbench.fileio import move_aside, write_bytes_atomic
 from kdbench.methods import Distiller
 from kdbench.specs import Recipe
 
@@ -26,36 +29,66 @@ EpochCallback = Callable[[int, dict[str, Any]], None]
 
 def _resume(checkpoint: Path, distiller: Distiller, optimizer: torch.optim.Optimizer,
             generator: torch.Generator, device: torch.device) -> tuple[int, list[dict[str, Any]]]:
+    """Load ``checkpoint`` into the three; the next epoch and the history so far. Raises (and
+    leaves the three as they were) when the file is unreadable or does not fit."""
     state = torch.load(checkpoint, map_location=device, weights_only=True)
-    missing, unexpected = distiller.load_state_dict(state["model"], strict=False)
-    if unexpected or any(not key.startswith("teacher.") for key in missing):
-        raise RuntimeError(f"checkpoint {checkpoint} does not fit the model")
-    optimizer.load_state_dict(state["optimizer"])
-    generator.set_state(state["generator"])
+    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) \
+            or not isinstance(state.get("history"), list) or len(state["history"]) != state["epoch"] + 1:
+        raise ValueError("not a kdbench checkpoint")
+    before = copy.deepcopy((distiller.state_dict(), optimizer.state_dict(), generator.get_state()))
+    try:
+        missing, unexpected = distiller.load_state_dict(state["model"], strict=False)
+        if unexpected or any(not key.startswith("teacher.") for key in missing):
+            raise ValueError("missing or unexpected keys")
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+    except Exception as error:
+        distiller.load_state_dict(before[0])
+        optimizer.load_state_dict(before[1])
+        generator.set_state(before[2])
+        raise ValueError("it does not fit the model") from error
     return state["epoch"] + 1, state["history"]
 
 
 def _save(checkpoint: Path, epoch: int, distiller: Distiller, optimizer: torch.optim.Optimizer,
           generator: torch.Generator, history: list[dict[str, Any]]) -> None:
-    with atomic_path(checkpoint) as tmp:
-        torch.save({"epoch": epoch, "model": distiller.student_state_dict(),
-                    "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                    "history": history}, tmp)
+    buffer = io.BytesIO()  # serialised first, so that a full disk is an OSError of the write
+    torch.save({"epoch": epoch, "model": distiller.student_state_dict(),
+                "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+                "history": history}, buffer)
+    write_bytes_atomic(checkpoint, buffer.getvalue())
+
+
+def _start(checkpoint: Path | None, distiller: Distiller, optimizer: torch.optim.Optimizer,
+           generator: torch.Generator, device: torch.device) -> tuple[int, list[dict[str, Any]]]:
+    """Where training starts: after the checkpoint's epoch, or at 0 when there is none or when it
+    is unreadable (then it is moved aside with a warning)."""
+    if checkpoint is None or not checkpoint.exists():
+        return 0, []
+    try:
+        return _resume(checkpoint, distiller, optimizer, generator, device)
+    except Exception as error:  # truncated, garbage, another model's: every way a file can be bad
+        problem = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        move_aside(checkpoint, problem)
+        return 0, []
 
 
 def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
         device: torch.device, test: Split | None = None, checkpoint: Path | None = None,
-        on_epoch: EpochCallback | None = None) -> list[dict[str, Any]]:
-    """Train ``distiller`` for ``recipe.epochs``; return the per-epoch history."""
+        on_epoch: EpochCallback | None = None,
+        before_checkpoint: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Train ``distiller`` for ``recipe.epochs``; return the per-epoch history.
+
+    ``before_checkpoint(epoch)`` runs after each epoch and before its checkpoint, to save what a
+    resumed run could not make again (a teacher's snapshot of that epoch); ``on_epoch`` runs after.
+    """
     data = train.to(device)
     distiller.to(device)
     distiller.prepare(data)
     distiller.to(device)
     optimizer = make_optimizer(distiller.trainable_parameters(), recipe)
     generator = torch.Generator().manual_seed(seed)
-    start, history = 0, []
-    if checkpoint is not None and checkpoint.exists():
-        start, history = _resume(checkpoint, distiller, optimizer, generator, device)
+    start, history = _start(checkpoint, distiller, optimizer, generator, device)
     for epoch in range(start, recipe.epochs):
         torch.manual_seed(seed * 100_003 + epoch)  # dropout and the like, repeatable on resume
         set_lr(optimizer, lr_at(recipe, epoch))
@@ -86,6 +119,8 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
             logits = predict(distiller.student, test, recipe.eval_batch_size, device)
             entry["test_acc"] = accuracy(logits, test.labels)
         history.append(entry)
+        if before_checkpoint is not None:
+            before_checkpoint(epoch)
         if checkpoint is not None:
             _save(checkpoint, epoch, distiller, optimizer, generator, history)
         if on_epoch is not None:

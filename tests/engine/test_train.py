@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 
 from kdbench.data.embedded import load_digits
 from kdbench.engine.train import fit
+from kdbench.errors import KdbenchError
 from kdbench.methods.ce import CE, CEParams
 from kdbench.models.mlp import MLP
 from kdbench.specs import Recipe
@@ -69,3 +72,61 @@ def test_a_diverged_run_fails_with_the_epoch_and_the_term() -> None:
         model.layers[1].weight.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="loss term 'ce' is not finite in epoch 0"):
         fit(CE(model, None, CEParams()), data, RECIPE, 0, torch.device("cpu"))
+
+
+def other_model_checkpoint(path) -> None:
+    """A checkpoint of a wider network, in the right format."""
+    path.unlink()
+    data = load_digits(NoParams(), "train")
+    recipe = RECIPE.model_copy(update={"epochs": 1})
+    fit(CE(MLP(64, 10, (48,)), None, CEParams()), data, recipe, 0, torch.device("cpu"), checkpoint=path)
+
+
+@pytest.mark.parametrize("corrupt", [
+    lambda path: path.write_bytes(b""),
+    lambda path: path.write_bytes(bytes(range(256)) * 40),
+    lambda path: path.write_bytes(path.read_bytes()[:1000]),
+    lambda path: torch.save({"epoch": "one"}, path),
+    lambda path: torch.save([1, 2], path),
+    other_model_checkpoint,
+])
+def test_a_corrupt_checkpoint_is_moved_aside_and_training_starts_over(tmp_path, caplog, corrupt) -> None:
+    reference, reference_history = train_once()
+    checkpoint = tmp_path / "run.pt"
+
+    def interrupt(epoch, entry):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_once(checkpoint, interrupt)
+    corrupt(checkpoint)
+    damaged = checkpoint.read_bytes()
+    epochs_run = []
+    with caplog.at_level(logging.WARNING, logger="kdbench"):
+        model, history = train_once(checkpoint, lambda epoch, entry: epochs_run.append(epoch))
+    assert epochs_run == [0, 1, 2, 3]
+    (warning,) = [record.getMessage() for record in caplog.records]
+    assert str(checkpoint) in warning and "corrupt" in warning and "\n" not in warning
+    assert corrupt is not other_model_checkpoint or "does not fit the model" in warning
+    assert (tmp_path / "run.pt.corrupt").read_bytes() == damaged
+    assert [e["loss"] for e in history] == [e["loss"] for e in reference_history]
+    for x, y in zip(reference.state_dict().values(), model.state_dict().values(), strict=True):
+        assert torch.equal(x, y)
+
+
+def test_before_checkpoint_runs_before_the_epoch_is_checkpointed(tmp_path) -> None:
+    checkpoint, seen = tmp_path / "run.pt", []
+
+    def before(epoch):
+        seen.append((epoch, torch.load(checkpoint)["epoch"] if checkpoint.exists() else None))
+
+    data = load_digits(NoParams(), "train")
+    fit(CE(MLP(64, 10, (8,)), None, CEParams()), data, RECIPE, 0, torch.device("cpu"),
+        checkpoint=checkpoint, before_checkpoint=before)
+    assert seen == [(0, None), (1, 0), (2, 1), (3, 2)]
+
+
+def test_a_checkpoint_that_cannot_be_written_is_an_error_not_a_failure(tmp_path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(KdbenchError, match=f"cannot write {tmp_path / 'file' / 'run.pt'}: "):
+        train_once(tmp_path / "file" / "run.pt")
