@@ -130,7 +130,7 @@ class Runner:
         return self.cache / "runs" / f"{spec.run_id}.pt"
 
     def _student_path(self, spec: RunSpec) -> Path:
-        return self.cache / "students" / f"{spec.run_id}.safetensors"
+        return self.store.path(spec).with_suffix(".safetensors")
 
     def execute(self, spec: RunSpec, progress: Progress) -> RunResult:
         """One run; an exception inside it becomes a failed result, a user error propagates."""
@@ -185,7 +185,8 @@ class Runner:
 
     def _save_student(self, spec: RunSpec, distiller: nn.Module) -> str:
         """Keep the trained student, with the method's own modules (a hint regressor, CRD's
-        embeddings and memories), as ``<cache>/students/<run_id>.safetensors``; its sha256."""
+        embeddings and memories), beside its result file as ``<run_id>.safetensors``, so a results
+        folder carries what ``kdbench verify`` needs; its sha256."""
         path = self._student_path(spec)
         state = {name: tensor.detach().cpu().clone()
                  for name, tensor in distiller.student_state_dict().items()}

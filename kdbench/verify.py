@@ -1,5 +1,6 @@
 """``kdbench verify``: re-evaluate result files from the weights they name, so an edited number is
-caught. The student's weights (next to the result file, else ``<cache>/students/``) and the
+caught. The student's weights (beside the result file, else ``<cache>/students/`` where kdbench
+0.1 kept them) and the
 teacher's (``<cache>/teachers/`` or another folder laid out the same way) must match the sha256 that
 the result records; every test metric is then recomputed and compared within a tolerance.
 """

@@ -117,7 +117,7 @@ def test_verify_reproduces_every_number_and_catches_an_edit(work, capsys) -> Non
 
 def test_verify_refuses_altered_student_weights(work, capsys) -> None:
     path, data = kd_result(work)
-    weights = work / "cache" / "students" / f"{data['run_id']}.safetensors"
+    weights = path.with_suffix(".safetensors")
     weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
     assert main(["verify", "--track", "tiny"]) == 1
     assert "does not match the result's student_sha256" in capsys.readouterr().out

@@ -62,7 +62,7 @@ def test_result_file_contents(tmp_path, run, tiny_track, write_track) -> None:
         assert metrics["kl"] >= 0 and 0 <= metrics["teacher_acc"] <= 100
         assert ce["metrics"][split]["agreement"] is None
     assert len(kd["teacher_sha256"]) == 64 and kd["teacher_params"] > kd["student_params"]
-    student = tmp_path / "cache" / "students" / f"{kd['run_id']}.safetensors"
+    student = tmp_path / "results" / "tiny" / "smoke" / f"{kd['run_id']}.safetensors"
     assert hashlib.sha256(student.read_bytes()).hexdigest() == kd["student_sha256"]
     assert set(load_file(student)) == {"student.layers.1.weight", "student.layers.1.bias",
                                        "student.layers.3.weight", "student.layers.3.bias"}

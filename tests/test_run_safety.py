@@ -56,7 +56,7 @@ def test_a_results_path_that_is_a_file_stops_before_anything_trains(tmp_path, ru
     code, err = run()
     (error,) = lines(err, "error")
     assert code == 2 and "results folder" in error and str(tmp_path / "results") in error
-    assert not (tmp_path / "cache" / "runs").exists() and not (tmp_path / "cache" / "students").exists()
+    assert not (tmp_path / "cache" / "runs").exists() and not list(tmp_path.rglob("*.safetensors"))
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
@@ -64,7 +64,7 @@ def test_a_read_only_results_folder_stops_before_anything_trains(tmp_path, run) 
     (tmp_path / "results").mkdir(mode=0o500)
     code, err = run()
     assert code == 2 and "Permission denied" in lines(err, "error")[0]
-    assert not (tmp_path / "cache" / "students").exists()
+    assert not list(tmp_path.rglob("*.safetensors"))
 
 
 def full_disk_under(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,13 +89,14 @@ def test_a_result_that_cannot_be_written_keeps_the_checkpoint_and_resumes(tmp_pa
     assert error.startswith(f"kdbench: error: cannot write {tmp_path / 'results'}")
     assert "No space left on device" in error and result_files(tmp_path) == []
     (checkpoint,) = (tmp_path / "cache" / "runs").glob("*.pt")
-    (student,) = (tmp_path / "cache" / "students").glob("*.safetensors")
+    assert not list((tmp_path / "results").rglob("*.safetensors"))  # the student goes beside it
     trained = torch.load(checkpoint, weights_only=True)["history"]
 
     code, err = run()
     assert code == 0 and lines(err, "error") == []
     (result,) = result_files(tmp_path)
     assert result["status"] == "ok" and result["history"] == trained  # resumed, not trained again
+    student = tmp_path / "results" / "tiny" / "smoke" / f"{result['run_id']}.safetensors"
     assert not checkpoint.exists() and student.exists()
 
 
@@ -126,7 +127,7 @@ def test_a_corrupt_run_checkpoint_is_moved_aside_and_the_run_made_again(tmp_path
 def test_a_corrupt_student_is_moved_aside_and_its_run_made_again(tmp_path, run, damage) -> None:
     assert run()[0] == 0
     (before,) = result_files(tmp_path)
-    student = tmp_path / "cache" / "students" / f"{before['run_id']}.safetensors"
+    student = tmp_path / "results" / "tiny" / "smoke" / f"{before['run_id']}.safetensors"
     student.write_bytes(student.read_bytes()[:-10] if damage == "truncate" else damage)
     code, err = run()
     (warning,) = lines(err, "warning")
