@@ -262,6 +262,7 @@ def _published(args: argparse.Namespace) -> None:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from kdbench import leaderboard
     from kdbench.expand import track_path
+    from kdbench.results import check_results_dir
     from kdbench.specfile import load_track_file
 
     pm = _pm(args)
@@ -270,7 +271,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         args.out = args.out or Path("leaderboard")
     results = results_dir(args.results)
     out = args.out or results
-    leaderboard.check_results_dir(results)
+    check_results_dir(results)
     given = {track.name: track for track in (load_track_file(path)[0] for path in args.spec)}
 
     def load_track(name: str):
@@ -303,6 +304,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from kdbench import paths
     from kdbench.build import DataSource
+    from kdbench.results import check_results_dir
     from kdbench.runner import resolve_device
     from kdbench.verify import verify_results
 
@@ -311,8 +313,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         _published(args)
         args.teachers = args.teachers or Path("leaderboard/teachers")
     results = results_dir(args.results)
-    if not results.is_dir():
-        raise KdbenchError(f"results directory not found: {results}")
+    check_results_dir(results)
     if args.sample is not None and args.sample < 1:
         raise KdbenchError(f"--sample must be at least 1, not {args.sample}")
     cache = args.cache_dir or paths.cache_dir()

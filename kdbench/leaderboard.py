@@ -359,9 +359,3 @@ def stale(files: dict[str, str | bytes], out: Path) -> list[str]:
     return sorted(name for name, content in files.items()
                   if not inside(out, name).exists() or inside(out, name).read_bytes()
                   != (content.encode() if isinstance(content, str) else content))
-
-
-def check_results_dir(path: Path) -> None:
-    if not Path(path).is_dir():
-        raise KdbenchError(f"results directory not found: {path} (run `kdbench run` first, or give "
-                           "--results)")

@@ -184,3 +184,10 @@ class ResultStore:
         if found:
             raise InvalidResult(path, "; ".join(found))
         return result
+
+
+def check_results_dir(path: Path) -> None:
+    """A results folder to read must exist: say so in one line, with what makes one."""
+    if not Path(path).is_dir():
+        raise KdbenchError(f"results directory not found: {path} (run `kdbench run` first, or give "
+                           "--results)")
