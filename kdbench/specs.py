@@ -107,7 +107,8 @@ class MethodRef(Ref):
 class Recipe(Strict):
     """How one network is trained. Epoch numbers count from 0; ``milestones`` multiply lr by gamma."""
 
-    epochs: Epochs = Field(ge=0, description="0 uses the model as built (a pretrained teacher)")
+    epochs: Epochs = Field(ge=0, description="0 uses the model as built (a pretrained teacher); at "
+                           "most 10,000, ten times the longest schedules")
     batch_size: BatchSize = 128
     eval_batch_size: BatchSize = 1000
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
@@ -119,11 +120,13 @@ class Recipe(Strict):
     milestones: tuple[int, ...] = listed()
     gamma: float = Field(0.1, gt=0, le=1)
     min_lr: float = Field(0.0, ge=0)
-    warmup_epochs: Epochs = Field(0, ge=0, description="linear warm-up of the lr over N epochs")
+    warmup_epochs: Epochs = Field(0, ge=0, description="linear warm-up of the lr over N epochs (fewer "
+                                  "than epochs)")
     augment: tuple[Literal["crop", "flip"], ...] = listed()
     crop_padding: int = Field(4, ge=0, le=256, description="pixels on each side; at most 256, "
                               "wider than the images kdbench crops")
-    eval_every: Epochs = Field(1, gt=0, description="evaluate on the test split every N epochs")
+    eval_every: Epochs = Field(1, gt=0, description="evaluate on the test split every N epochs "
+                               "(at most 10,000, the most epochs)")
 
     @model_validator(mode="after")
     def _check_milestones(self) -> Recipe:
@@ -243,7 +246,8 @@ class TrackSpec(Strict):
     methods: tuple[MethodRef, ...] = listed(..., min_length=1)
     teacher_recipe: Recipe | None = None
     student_recipe: Recipe
-    teacher_seed: Seed | None = Field(None, description="one teacher for all seeds; default: per seed")
+    teacher_seed: Seed | None = Field(None, description="one teacher for all seeds (0 to 2**32 - 1); "
+                                      "default: per seed")
     seeds: tuple[Seed, ...] = listed((0,), min_length=1)
     budgets: dict[BudgetName, Budget] = Field(default_factory=lambda: {"full": Budget()})
     references: tuple[Reference, ...] = listed()
