@@ -38,16 +38,20 @@ def non_finite(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...
             yield from non_finite(item, (*loc, i))
 
 
-def meta_model(pm: PluginManager, ref: Ref) -> torch.nn.Module | None:
-    """``ref``'s model built on the meta device (shapes only, no memory, no weights) for 3-channel
-    224-pixel images, or None when it cannot be built that way."""
+def meta_model(pm: PluginManager, ref: Ref, members: int = 1) -> torch.nn.Module | None:
+    """``ref``'s model (an ensemble of ``members`` of them, as teachers are) built on the meta
+    device (shapes only, no memory, no weights) for 3-channel 224-pixel images, or None when it
+    cannot be built that way."""
+    from kdbench.teachers import Ensemble
+
     info = pm.models.get(ref.name)
     try:
         with torch.device("meta"):
-            return info.factory(ref.name, info.Params.model_validate(ref.params), in_channels=3,
-                                image_size=224, num_classes=10)
+            models = [info.factory(ref.name, info.Params.model_validate(ref.params), in_channels=3,
+                                   image_size=224, num_classes=10) for _ in range(members)]
     except Exception:  # noqa: BLE001 - a model that needs real data is checked when it is built
         return None
+    return models[0] if members == 1 else Ensemble(models)
 
 
 class _Checker:
@@ -55,7 +59,7 @@ class _Checker:
 
     def __init__(self, source: str, root: yaml.Node | None):
         self.source, self.root, self.problems = source, root, []
-        self._meta: dict[str, torch.nn.Module | None] = {}
+        self._meta: dict[tuple[str, int], torch.nn.Module | None] = {}
 
     def params(self, catalog: Catalog[Any], ref: Ref, loc: tuple[Any, ...],
                context: dict[str, Any] | None = None) -> BaseModel | None:
@@ -105,17 +109,17 @@ class _Checker:
             return None
 
     def taps(self, pm: PluginManager, method: Ref, loc: tuple[Any, ...],
-             models: dict[str, dict[str, Ref | None]]) -> None:
+             models: dict[str, dict[str, tuple[Ref | None, int]]]) -> None:
         """Every feature tap that ``method`` names exists in the students and teachers it meets
-        (``models``: "student" and "teacher" to {label: model}); checked on meta-device builds."""
+        (``models``: "student" and "teacher" to {label: (model, members)}), on meta-device builds."""
         for field, role in TAP_FIELDS.items():
             tap = method.params.get(field)
-            for label, ref in models[role].items():
+            for label, (ref, members) in models[role].items():
                 if not isinstance(tap, str) or ref is None:
                     continue
-                key = ref.model_dump_json()
+                key = (ref.model_dump_json(), members)
                 if key not in self._meta:
-                    self._meta[key] = meta_model(pm, ref)
+                    self._meta[key] = meta_model(pm, ref, members)
                 model = self._meta[key]
                 if model is None:
                     continue
@@ -173,10 +177,9 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
         if info is not None and info.needs_labels:
             check.problems.extend(_unlabelled(track, i, check.root))
         if resolved is not None:
-            met = {"student": students,
-                   "teacher": {label: model for label, model in teachers.items()
-                               if (ref.teachers is None or label in ref.teachers)
-                               and ensembles[label] == 1} if needs_teacher else {}}
+            met = {"student": {label: (model, 1) for label, model in students.items()},
+                   "teacher": {label: (model, ensembles[label]) for label, model in teachers.items()
+                               if ref.teachers is None or label in ref.teachers} if needs_teacher else {}}
             check.taps(pm, resolved, ("methods", i), met)
         methods.append((ref, resolved, needs_teacher))
     if track.teachers and track.teacher_data and not track.teacher_data.labels:

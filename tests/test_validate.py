@@ -230,3 +230,16 @@ def test_yaml_merge_keys_are_not_duplicates(capsys, tiny_track, write_track) -> 
         "teacher_recipe: &recipe {epochs: 3, batch_size: 64, lr: 0.05, milestones: [2]}\n"
         "student_recipe: {<<: *recipe, lr: 0.1}\n")
     assert validate(capsys, write_track(text)) == (0, [])
+
+
+def test_taps_of_ensemble_teachers_are_checked_on_the_ensemble(capsys, tiny_track, write_track) -> None:
+    tiny_track["teachers"][1]["ensemble"] = 3
+    tiny_track["methods"].append({"name": "hint", "params": {"teacher_tap": "hidden0"}})
+    code, lines = validate(capsys, write_track(tiny_track))
+    assert code == 2 and len(lines) == 1
+    assert "methods.3.params.teacher_tap" in lines[0] and "teacher mlp-128 (mlp): Ensemble has no" in lines[0]
+    tiny_track["methods"][3] = {"name": "hint", "params": {"teacher_tap": "penultimate"},
+                                "teachers": ["mlp-128"]}
+    assert validate(capsys, write_track(tiny_track)) == (0, [])
+    tiny_track["methods"][3]["params"]["teacher_tap"] = "members.2.layers.1"
+    assert validate(capsys, write_track(tiny_track)) == (0, [])
