@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from safetensors.torch import load_file
 
 from kdbench.cli import main
@@ -138,3 +139,25 @@ def test_devices_this_machine_lacks_exit_2_in_one_line(run, monkeypatch, tiny_tr
 def test_missing_budget_is_a_user_error(run, tiny_track, write_track) -> None:
     code, _, err = run("--spec", str(write_track(tiny_track)), "--budget", "quick")
     assert code == 2 and "has no budget 'quick' (it has: full, smoke)" in err
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t["methods"].append({"name": "hint", "params": {"teacher_tap": "layer9"}}),
+     "methods.3.params.teacher_tap (line"),
+    (lambda t: t.update(distill_data={"name": "digits", "labels": False}),
+     "method 'ce' trains on labels, but distill_data.labels (line"),
+    (lambda t: t["student_recipe"].update(lr=float("nan")), "student_recipe.lr (line"),
+    (lambda t: t.update(name="x" * 300), "name (line 1): String should have at most 64 characters"),
+])
+def test_run_refuses_what_validate_refuses_before_anything_trains(run, tmp_path, tiny_track, write_track,
+                                                                  change, message) -> None:
+    change(tiny_track)
+    code, _, err = run("--spec", str(write_track(tiny_track)), "--budget", "smoke", "--device", "cpu")
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "results").exists() and not (tmp_path / "cache").exists()
+
+
+def test_run_refuses_duplicate_keys(run, tmp_path, tiny_track, write_track) -> None:
+    text = yaml.safe_dump(tiny_track, sort_keys=False) + "name: again\n"
+    code, _, err = run("--spec", str(write_track(text)), "--budget", "smoke", "--device", "cpu")
+    assert code == 2 and len(err.splitlines()) == 1 and "duplicate key 'name', also on line 1" in err
