@@ -7,8 +7,10 @@ import json
 import logging
 import os
 import platform
+import re
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import yaml
 
@@ -28,13 +30,32 @@ def _setup_logging() -> None:
         logger.addHandler(_WarningLine(logging.WARNING))
 
 
+MAX_SEED = 2**32 - 1
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line the kdbench way: one line, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"kdbench: error: {message} (see {self.prog} --help)\n")
+
+
 def _seeds(text: str) -> tuple[int, ...]:
+    """``0,1,2`` -> (0, 1, 2): distinct integers in 0..2**32-1, none left empty."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"empty seed in {text!r}; give integers separated by commas")
     try:
-        seeds = tuple(int(part) for part in text.split(",") if part.strip())
+        seeds = tuple(int(part) for part in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(f"seeds must be integers separated by commas: {text!r}") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError("give at least one seed")
+    outside = [seed for seed in seeds if not 0 <= seed <= MAX_SEED]
+    if outside:
+        raise argparse.ArgumentTypeError(f"seed {outside[0]} is outside 0..{MAX_SEED}")
+    repeated = [seed for i, seed in enumerate(seeds) if seed in seeds[:i]]
+    if repeated:
+        raise argparse.ArgumentTypeError(f"seed {repeated[0]} is given twice")
     return seeds
 
 
@@ -45,8 +66,15 @@ def _global_options(p: argparse.ArgumentParser, default: object) -> None:
                         "(also KDBENCH_STRICT_PLUGINS=1)")
 
 
+def _device(text: str) -> str:
+    """A device name of a form kdbench accepts (whether it exists is checked at run time)."""
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use {DEVICES}")
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kdbench", description=__doc__.splitlines()[0])
+    p = _Parser(prog="kdbench", description=__doc__.splitlines()[0])
     _global_options(p, default=False)
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -61,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
                      help="where result files go (default: KDBENCH_RESULTS, else ./results)")
     run.add_argument("--data-dir", type=Path, help="data sets root (default: KDBENCH_DATA_DIR)")
     run.add_argument("--cache-dir", type=Path, help="teachers and checkpoints (KDBENCH_CACHE_DIR)")
-    run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    run.add_argument("--device", type=_device, default="auto", help=DEVICES)
     run.add_argument("--download", action="store_true", help="download missing data sets")
     run.add_argument("--rerun", action="store_true", help="run again even when a result exists")
     run.add_argument("--reuse-stale", action="store_true",
@@ -144,9 +172,11 @@ def _pm(args: argparse.Namespace):
 def cmd_run(args: argparse.Namespace) -> int:
     from kdbench import paths
     from kdbench.build import DataSource
+    from kdbench.errors import SpecError
     from kdbench.expand import expand, track_path
     from kdbench.leaderboard import budget_section
     from kdbench.loggers.group import LoggerGroup
+    from kdbench.preflight import data_problems
     from kdbench.progress import Progress
     from kdbench.results import ResultStore
     from kdbench.runner import Runner, resolve_device
@@ -164,6 +194,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner = Runner(pm, store, args.cache_dir or paths.cache_dir(), data,
                     resolve_device(args.device), rerun=args.rerun, reuse_stale=args.reuse_stale,
                     loggers=loggers)
+    pending = [r for r in runs if args.rerun or not getattr(store.get(r), "ok", False)]
+    problems = data_problems(pending, data)  # before anything trains
+    if problems:
+        raise SpecError(str(path), problems)
     print(f"kdbench: track {track.name}, budget {args.budget}: {len(runs)} runs, results in "
           f"{store.root / track.name / args.budget}", file=sys.stderr)
     with Progress(len(runs)) as progress:

@@ -35,3 +35,12 @@ class UnknownNameError(KdbenchError):
 
 class DataNotFoundError(KdbenchError):
     """A data set whose files are not on disk and cannot be downloaded."""
+
+
+class ParamError(KdbenchError):
+    """A problem with one parameter of a plugin's thing (a model's ``weights``); ``field`` names
+    the parameter, so ``kdbench validate`` reports it under ``...params.<field>``."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field

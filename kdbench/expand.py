@@ -7,17 +7,52 @@ validated by the plugin's own ``Params`` model; the result is a list of fully re
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from kdbench.errors import KdbenchError, SpecError
+from kdbench.errors import KdbenchError, ParamError, SpecError
+from kdbench.methods.taps import resolve_tap
 from kdbench.plugins import Catalog, PluginManager
 from kdbench.specfile import load_track_file, problems_of, where
 from kdbench.specs import DataRef, Recipe, Ref, RunSpec, TeacherSpec, TrackSpec, patched
 from kdbench.versions import code_versions
+
+TAP_FIELDS = {"student_tap": "student", "teacher_tap": "teacher"}
+"""Method parameters that name a feature tap of the student or of the teacher (hint, CRD)."""
+
+
+def non_finite(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """The paths of the NaN and infinite floats inside ``value`` (nested dicts and lists)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield loc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from non_finite(item, (*loc, key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from non_finite(item, (*loc, i))
+
+
+def meta_model(pm: PluginManager, ref: Ref, members: int = 1) -> torch.nn.Module | None:
+    """``ref``'s model (an ensemble of ``members`` of them, as teachers are) built on the meta
+    device (shapes only, no memory, no weights) for 3-channel 224-pixel images, or None when it
+    cannot be built that way."""
+    from kdbench.teachers import Ensemble
+
+    info = pm.models.get(ref.name)
+    try:
+        with torch.device("meta"):
+            models = [info.factory(ref.name, info.Params.model_validate(ref.params), in_channels=3,
+                                   image_size=224, num_classes=10) for _ in range(members)]
+    except Exception:  # noqa: BLE001 - a model that needs real data is checked when it is built
+        return None
+    return models[0] if members == 1 else Ensemble(models)
 
 
 class _Checker:
@@ -25,6 +60,7 @@ class _Checker:
 
     def __init__(self, source: str, root: yaml.Node | None):
         self.source, self.root, self.problems = source, root, []
+        self._meta: dict[tuple[str, int], torch.nn.Module | None] = {}
 
     def params(self, catalog: Catalog[Any], ref: Ref, loc: tuple[Any, ...],
                context: dict[str, Any] | None = None) -> BaseModel | None:
@@ -38,9 +74,17 @@ class _Checker:
         except ValidationError as error:
             self.problems.extend(problems_of(error, self.root, loc + ("params",)))
             return None
+        bad = [f"{where(loc + ('params', *path), self.root)}: must be a finite number"
+               for path in non_finite(params.model_dump())]
+        if bad:  # plugins whose Params allow NaN or infinity
+            self.problems.extend(bad)
+            return None
         try:
             if getattr(info, "check", None) is not None:
                 info.check(ref.name, params)
+        except ParamError as error:
+            self.problems.append(f"{where(loc + ('params', error.field), self.root)}: {error}")
+            return None
         except KdbenchError as error:
             self.problems.append(f"{where(loc + ('name',), self.root)}: {error}")
             return None
@@ -64,6 +108,27 @@ class _Checker:
         except ValidationError as error:
             self.problems.extend(problems_of(error, self.root, loc))
             return None
+
+    def taps(self, pm: PluginManager, method: Ref, loc: tuple[Any, ...],
+             models: dict[str, dict[str, tuple[Ref | None, int]]]) -> None:
+        """Every feature tap that ``method`` names exists in the students and teachers it meets
+        (``models``: "student" and "teacher" to {label: (model, members)}), on meta-device builds."""
+        for field, role in TAP_FIELDS.items():
+            tap = method.params.get(field)
+            for label, (ref, members) in models[role].items():
+                if not isinstance(tap, str) or ref is None:
+                    continue
+                key = (ref.model_dump_json(), members)
+                if key not in self._meta:
+                    self._meta[key] = meta_model(pm, ref, members)
+                model = self._meta[key]
+                if model is None:
+                    continue
+                try:
+                    resolve_tap(model, tap)
+                except KdbenchError as error:
+                    self.problems.append(f"{where(loc + ('params', field), self.root)}: {role} "
+                                         f"{label} ({ref.name}): {error}")
 
     def raise_if_any(self) -> None:
         if self.problems:
@@ -100,15 +165,27 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                 for i, t in enumerate(track.teachers)}
     students = {track.student_label(s): model(track.student_label(s), s.model, ("students", i, "model"))
                 for i, s in enumerate(track.students)}
+    ensembles = {track.teacher_label(t): t.ensemble for t in track.teachers}
     context = {"recipe": student_recipe} if student_recipe else None
     methods = []
     for i, ref in enumerate(track.methods):
         resolved = check.ref(pm.methods, ref, ("methods", i), context) if context else None
-        needs_teacher = ref.name in pm.methods.names() and pm.methods.get(ref.name).needs_teacher
+        info = pm.methods.get(ref.name) if ref.name in pm.methods.names() else None
+        needs_teacher = info is not None and info.needs_teacher
         if needs_teacher and not track.teachers:
             check.problems.append(f"{where(('methods', i, 'name'), check.root)}: method "
                                   f"{ref.name!r} needs a teacher, but the track has none")
+        if info is not None and info.needs_labels:
+            check.problems.extend(_unlabelled(track, i, check.root))
+        if resolved is not None:
+            met = {"student": {label: (model, 1) for label, model in students.items()},
+                   "teacher": {label: (model, ensembles[label]) for label, model in teachers.items()
+                               if ref.teachers is None or label in ref.teachers} if needs_teacher else {}}
+            check.taps(pm, resolved, ("methods", i), met)
         methods.append((ref, resolved, needs_teacher))
+    if track.teachers and track.teacher_data and not track.teacher_data.labels:
+        check.problems.append(f"{where(('teacher_data', 'labels'), check.root)}: teachers train on "
+                              "labels; with labels: false they would learn nothing")
     checkpoints = {track.teacher_label(t): max(1, round(t.checkpoint_fraction * teacher_recipe.epochs))
                    for t in track.teachers if t.checkpoint_fraction and teacher_recipe}
     check.raise_if_any()
@@ -144,6 +221,17 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                     code=code_versions(pm, method=("methods", method), student=("models", student),
                                        dataset=("datasets", dataset), data=("datasets", data))))
     return runs
+
+
+def _unlabelled(track: TrackSpec, method: int, root: yaml.Node | None) -> list[str]:
+    """Problems for a method that trains on labels, on each distillation data without them."""
+    name = track.methods[method].name
+    fields = [(("students", i, "distill_data"), s.distill_data) for i, s in enumerate(track.students)
+              if s.distill_data is not None]
+    if any(s.distill_data is None for s in track.students) and track.distill_data is not None:
+        fields.append((("distill_data",), track.distill_data))
+    return [f"{where(('methods', method, 'name'), root)}: method {name!r} trains on labels, but "
+            f"{where((*loc, 'labels'), root)} is false" for loc, data in fields if not data.labels]
 
 
 def validate_file(path: str | Path, pm: PluginManager) -> TrackSpec:

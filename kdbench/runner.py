@@ -10,6 +10,7 @@ one-line error (exit 2), never a failed result.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import traceback
 from pathlib import Path
@@ -37,11 +38,20 @@ from kdbench.versions import distributions
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; asking for CUDA without it is a user error."""
+    """``auto`` picks CUDA when present; a device of another form (auto, cpu, cuda, cuda:N, mps),
+    or one this machine does not have, is a user error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    match = re.fullmatch(r"cpu|mps|cuda(?::(\d+))?", name)
+    if match is None:
+        raise KdbenchError(f"--device {name!r}: use auto, cpu, cuda, cuda:N or mps")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise KdbenchError("--device cuda was asked for, but torch sees no CUDA device")
+    if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
+        raise KdbenchError(f"--device {name}: torch sees {torch.cuda.device_count()} CUDA devices "
+                           f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise KdbenchError("--device mps was asked for, but torch sees no MPS device")
     return torch.device(name)
 
 

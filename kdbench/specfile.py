@@ -40,7 +40,19 @@ def _message(error: dict[str, Any]) -> str:
         return "unknown field"
     if error["type"] == "missing":
         return "required field is missing"
-    return error["msg"].removeprefix("Value error, ")
+    if error["type"] == "finite_number":
+        return "must be a finite number"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"].endswith("_type"):  # strict types: say what came instead
+        message += f", not {_kind(error['input'])}"
+    return message
+
+
+def _kind(value: Any) -> str:
+    """What a YAML value is, for people: ``a boolean``, ``a string``, ``a list``..."""
+    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+             dict: "a mapping", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def where(loc: tuple[Any, ...], root: yaml.Node | None) -> str:
@@ -78,6 +90,33 @@ def _too_large(node: yaml.Node) -> bool:
     return False
 
 
+def duplicate_keys(root: yaml.Node) -> list[str]:
+    """One line per key given twice in one mapping (YAML would silently keep the last):
+    ``field.path (line N): duplicate key 'k', also on line M``."""
+    problems: list[tuple[int, str]] = []
+    seen, stack = set(), [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, (*loc, i)) for i, child in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    continue
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in first:
+                    problems.append((line, f"{field_path((*loc, key.value))} (line {line}): duplicate "
+                                           f"key {key.value!r}, also on line {first[key.tag, key.value]}; "
+                                           "give each key once"))
+                first.setdefault((key.tag, key.value), line)
+                stack.append((value, (*loc, key.value)))
+    return [problem for _, problem in sorted(problems)]
+
+
 def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node]:
     """Parse a YAML mapping and its node tree, or raise a one-line ``SpecError``."""
     try:
@@ -89,6 +128,9 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node]:
         if root is not None and _too_large(root):
             raise SpecError(str(path), [f"the file expands to more than {MAX_VALUES:,} values "
                                         "(check its aliases); a track is far smaller"])
+        duplicates = duplicate_keys(root) if root is not None else []
+        if duplicates:
+            raise SpecError(str(path), duplicates)
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
@@ -17,17 +17,40 @@ BudgetName = Literal["full", "quick", "smoke"]
 BUDGETS: tuple[str, ...] = ("full", "quick", "smoke")
 Confidence = Literal["V", "V~", "S", "U"]
 SPLITS: tuple[str, ...] = ("test", "train")
-TRACK_NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"  # a file name on every system: results/<track>/...
+TRACK_NAME = r"^[a-z0-9][a-z0-9-]*$"  # with at most 64 characters, a folder name on every system
 METRICS: tuple[str, ...] = (
     "student_acc", "teacher_acc", "agreement", "kl", "kd_error",
     "student_nll", "teacher_nll", "student_ece", "teacher_ece",
 )
 
 
-class Strict(BaseModel):
-    """Base of every spec model: unknown keys are errors and instances are immutable."""
+MAX_SEED = 2**32 - 1
+MAX_EPOCHS = 10_000
+MAX_BATCH = 2**17
+MAX_EXAMPLES = 10**9
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description="0 to 2**32 - 1, the range every RNG accepts")]
+Epochs = Annotated[int, Field(le=MAX_EPOCHS, description="at most 10,000: ten times the longest schedules")]
+BatchSize = Annotated[int, Field(gt=0, le=MAX_BATCH, description="at most 131,072: twice the largest "
+                                 "ImageNet batches in the literature")]
+
+
+def listed(default: Any = (), **kwargs: Any) -> Any:
+    """A tuple field that also takes a list (YAML has no tuples); its items stay strict."""
+    return Field(default, strict=False, **kwargs)
+
+
+class Strict(BaseModel):
+    """Base of every spec model: unknown keys are errors, instances are immutable, types are
+    strict (no bool for an int, no string for a number) and every float is finite."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _distinct(values: tuple[Any, ...] | None, what: str) -> None:
+    repeated = sorted({value for value in values or () if list(values).count(value) > 1})
+    if repeated:
+        raise ValueError(f"{what} {repeated[0]} is given twice")
 
 
 def digest(model: BaseModel, length: int = 16) -> str:
@@ -51,10 +74,10 @@ class Subset(Strict):
     """A fixed part of a split: ``per_class`` examples of every class, or a ``fraction``, drawn
     with ``seed``; ``complement`` takes everything else instead."""
 
-    per_class: int | None = Field(None, gt=0)
+    per_class: int | None = Field(None, gt=0, le=MAX_EXAMPLES)
     fraction: float | None = Field(None, gt=0, le=1)
     complement: bool = False
-    seed: int = 0
+    seed: Seed = 0
 
     @model_validator(mode="after")
     def _one_kind(self) -> Subset:
@@ -76,7 +99,7 @@ class MethodRef(Ref):
     ``teachers`` limits it to the teachers with those labels (default: every teacher)."""
 
     label_: str | None = Field(None, alias="label")
-    teachers: tuple[str, ...] | None = None
+    teachers: tuple[str, ...] | None = listed(None)
 
     def label(self) -> str:
         return self.label_ or self.name
@@ -85,22 +108,26 @@ class MethodRef(Ref):
 class Recipe(Strict):
     """How one network is trained. Epoch numbers count from 0; ``milestones`` multiply lr by gamma."""
 
-    epochs: int = Field(ge=0, description="0 uses the model as built (a pretrained teacher)")
-    batch_size: int = Field(128, gt=0)
-    eval_batch_size: int = Field(1000, gt=0)
+    epochs: Epochs = Field(ge=0, description="0 uses the model as built (a pretrained teacher); at "
+                           "most 10,000, ten times the longest schedules")
+    batch_size: BatchSize = 128
+    eval_batch_size: BatchSize = 1000
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
     lr: float = Field(0.1, gt=0)
     momentum: float = Field(0.9, ge=0, lt=1)
     nesterov: bool = False
     weight_decay: float = Field(5e-4, ge=0)
     schedule: Literal["constant", "multistep", "cosine"] = "multistep"
-    milestones: tuple[int, ...] = ()
+    milestones: tuple[int, ...] = listed()
     gamma: float = Field(0.1, gt=0, le=1)
     min_lr: float = Field(0.0, ge=0)
-    warmup_epochs: int = Field(0, ge=0, description="linear warm-up of the lr over N epochs")
-    augment: tuple[Literal["crop", "flip"], ...] = ()
-    crop_padding: int = Field(4, ge=0)
-    eval_every: int = Field(1, gt=0, description="evaluate on the test split every N epochs")
+    warmup_epochs: Epochs = Field(0, ge=0, description="linear warm-up of the lr over N epochs (fewer "
+                                  "than epochs)")
+    augment: tuple[Literal["crop", "flip"], ...] = listed()
+    crop_padding: int = Field(4, ge=0, le=256, description="pixels on each side; at most 256, "
+                              "wider than the images kdbench crops")
+    eval_every: Epochs = Field(1, gt=0, description="evaluate on the test split every N epochs "
+                               "(at most 10,000, the most epochs)")
 
     @model_validator(mode="after")
     def _check_milestones(self) -> Recipe:
@@ -137,11 +164,19 @@ class Budget(Strict):
 
     teacher: RecipePatch = Field(default_factory=RecipePatch)  # type: ignore[valid-type]
     student: RecipePatch = Field(default_factory=RecipePatch)  # type: ignore[valid-type]
-    train_limit: int | None = Field(None, gt=0, description="use at most N training images")
-    test_limit: int | None = Field(None, gt=0, description="use at most N test images")
-    seeds: tuple[int, ...] | None = Field(None, min_length=1, description="replaces track seeds")
+    train_limit: int | None = Field(None, gt=0, le=MAX_EXAMPLES, description="use at most N "
+                                    "training images (at most a billion)")
+    test_limit: int | None = Field(None, gt=0, le=MAX_EXAMPLES, description="use at most N test "
+                                   "images (at most a billion)")
+    seeds: tuple[Seed, ...] | None = listed(None, min_length=1, description="replaces track seeds")
     models: dict[str, Ref] = Field(default_factory=dict,
                                    description="teacher or student label to the model it uses here")
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        _distinct(seeds, "seed")
+        return seeds
 
 
 class TeacherEntry(Strict):
@@ -154,7 +189,7 @@ class TeacherEntry(Strict):
 
     model: Ref
     label: str | None = None
-    ensemble: int = Field(1, ge=1, le=64)
+    ensemble: int = Field(1, ge=1, le=64, description="members, at most 64")
     checkpoint_fraction: float | None = Field(None, gt=0, le=1)
 
 
@@ -198,23 +233,25 @@ class Reference(Strict):
 class TrackSpec(Strict):
     """A benchmark track: data, teachers, students, methods, recipes, seeds, budgets, references."""
 
-    name: str = Field(pattern=TRACK_NAME)
+    name: str = Field(pattern=TRACK_NAME, max_length=64,
+                      description="at most 64 characters: it names the track's results folder")
     title: str = Field(min_length=1)
     description: str = ""
     citation: str | None = None
     dataset: Ref = Field(description="its test split evaluates; its train split trains by default")
     teacher_data: DataRef | None = Field(None, description="default: the dataset's train split")
     distill_data: DataRef | None = Field(None, description="default: the dataset's train split")
-    teachers: tuple[TeacherEntry, ...] = ()
-    students: tuple[StudentEntry, ...] = Field(min_length=1)
-    pairs: tuple[Pair, ...] | None = Field(None, description="default: every teacher x student")
-    methods: tuple[MethodRef, ...] = Field(min_length=1)
+    teachers: tuple[TeacherEntry, ...] = listed()
+    students: tuple[StudentEntry, ...] = listed(..., min_length=1)
+    pairs: tuple[Pair, ...] | None = listed(None, description="default: every teacher x student")
+    methods: tuple[MethodRef, ...] = listed(..., min_length=1)
     teacher_recipe: Recipe | None = None
     student_recipe: Recipe
-    teacher_seed: int | None = Field(None, description="one teacher for all seeds; default: per seed")
-    seeds: tuple[int, ...] = Field((0,), min_length=1)
+    teacher_seed: Seed | None = Field(None, description="one teacher for all seeds (0 to 2**32 - 1); "
+                                      "default: per seed")
+    seeds: tuple[Seed, ...] = listed((0,), min_length=1)
     budgets: dict[BudgetName, Budget] = Field(default_factory=lambda: {"full": Budget()})
-    references: tuple[Reference, ...] = ()
+    references: tuple[Reference, ...] = listed()
 
     def teacher_label(self, entry: TeacherEntry) -> str:
         return entry.label or entry.model.label()
@@ -239,6 +276,12 @@ class TrackSpec(Strict):
         if dupes:
             raise ValueError(f"label {dupes[0]!r} is used twice; give the entries distinct labels")
         return entries
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: tuple[int, ...]) -> tuple[int, ...]:
+        _distinct(seeds, "seed")
+        return seeds
 
     @model_validator(mode="after")
     def _check_pairs_and_budgets(self) -> TrackSpec:
@@ -299,7 +342,7 @@ class RunSpec(Strict):
     ``distill_data`` (whose un-augmented examples are the "train" split of the metrics).
     """
 
-    track: str = Field(pattern=TRACK_NAME)
+    track: str = Field(pattern=TRACK_NAME, max_length=64)
     budget: BudgetName
     dataset: Ref
     distill_data: DataRef

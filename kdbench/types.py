@@ -20,10 +20,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 
-class NoParams(BaseModel):
-    """Parameters of a thing that takes none."""
+class Params(BaseModel):
+    """A base for plugins' parameter models: unknown keys are errors, instances are immutable,
+    types are strict (no bool for an int, no string for a number), floats are finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class NoParams(Params):
+    """Parameters of a thing that takes none."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class MethodInfo:
     ``factory(student, teacher, params)`` returns a ``kdbench.methods.Distiller``; ``teacher`` is
     ``None`` when ``needs_teacher`` is false. ``Params`` is validated with the pydantic context
     ``{"recipe": <student Recipe>}`` so a default can depend on the schedule (ESKD's stop epoch).
+    ``needs_labels``: the method trains on labels, so it is refused on data with ``labels: false``.
     """
 
     name: str
@@ -40,6 +46,7 @@ class MethodInfo:
     factory: Callable[..., Any]
     Params: type[BaseModel] = NoParams
     needs_teacher: bool = True
+    needs_labels: bool = False
     version: str | None = None
 
     def matches(self, name: str) -> bool:

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from safetensors.torch import load_file
 
 from kdbench.cli import main
@@ -103,13 +104,60 @@ def test_user_errors_exit_2_in_one_line(run, args, message, monkeypatch) -> None
     assert code == 2 and len(err.strip().splitlines()) == 1 and message in err
 
 
-def test_bad_seeds_are_an_argument_error(run, capsys) -> None:
+@pytest.mark.parametrize("option, value, message", [
+    ("--seeds", "1,x", "seeds must be integers separated by commas"),
+    ("--seeds", "0,,1", "empty seed in '0,,1'"),
+    ("--seeds", "", "empty seed in ''"),
+    ("--seeds", "-1", "seed -1 is outside 0..4294967295"),
+    ("--seeds", str(2**32), "seed 4294967296 is outside 0..4294967295"),
+    ("--seeds", "3,1,3", "seed 3 is given twice"),
+    ("--device", "tpu", "unknown device 'tpu'; use auto, cpu, cuda, cuda:N or mps"),
+    ("--device", "cuda:x", "unknown device 'cuda:x'"),
+    ("--budget", "huge", "invalid choice: 'huge'"),
+])
+def test_malformed_option_values_exit_2_in_one_line(run, capsys, option, value, message) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        run("--track", "quickstart", "--seeds", "1,x")
-    assert exit_info.value.code == 2
-    assert "seeds must be integers separated by commas" in capsys.readouterr().err
+        run("--track", "quickstart", f"{option}={value}")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1
+    assert err.startswith(f"kdbench: error: argument {option}: ") and message in err
+
+
+@pytest.mark.parametrize("device, cuda, message", [
+    ("cuda:2", 2, "--device cuda:2: torch sees 2 CUDA devices (cuda:0 to cuda:1)"),
+    ("mps", 0, "--device mps was asked for, but torch sees no MPS device"),
+])
+def test_devices_this_machine_lacks_exit_2_in_one_line(run, monkeypatch, tiny_track, write_track,
+                                                      device, cuda, message) -> None:
+    monkeypatch.setattr("torch.cuda.is_available", lambda: cuda > 0)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: cuda)
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    code, _, err = run("--spec", str(write_track(tiny_track)), "--device", device)
+    assert code == 2 and err.strip() == f"kdbench: error: {message}"
 
 
 def test_missing_budget_is_a_user_error(run, tiny_track, write_track) -> None:
     code, _, err = run("--spec", str(write_track(tiny_track)), "--budget", "quick")
     assert code == 2 and "has no budget 'quick' (it has: full, smoke)" in err
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t["methods"].append({"name": "hint", "params": {"teacher_tap": "layer9"}}),
+     "methods.3.params.teacher_tap (line"),
+    (lambda t: t.update(distill_data={"name": "digits", "labels": False}),
+     "method 'ce' trains on labels, but distill_data.labels (line"),
+    (lambda t: t["student_recipe"].update(lr=float("nan")), "student_recipe.lr (line"),
+    (lambda t: t.update(name="x" * 300), "name (line 1): String should have at most 64 characters"),
+])
+def test_run_refuses_what_validate_refuses_before_anything_trains(run, tmp_path, tiny_track, write_track,
+                                                                  change, message) -> None:
+    change(tiny_track)
+    code, _, err = run("--spec", str(write_track(tiny_track)), "--budget", "smoke", "--device", "cpu")
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "results").exists() and not (tmp_path / "cache").exists()
+
+
+def test_run_refuses_duplicate_keys(run, tmp_path, tiny_track, write_track) -> None:
+    text = yaml.safe_dump(tiny_track, sort_keys=False) + "name: again\n"
+    code, _, err = run("--spec", str(write_track(text)), "--budget", "smoke", "--device", "cpu")
+    assert code == 2 and len(err.splitlines()) == 1 and "duplicate key 'name', also on line 1" in err

@@ -59,7 +59,7 @@ def line_of(path, anchor: str) -> int:
      "a WRN's depth is 6n+4", "name: wrn-15-2"),
     (lambda t: t["teachers"][0]["model"].update(name="torchvision/resnet18",
                                                 params={"weights": "IMAGENET9K"}),
-     "teachers.0.model.name", "torchvision has no weights 'IMAGENET9K'", "name: torchvision/resnet18"),
+     "teachers.0.model.params.weights", "torchvision has no weights 'IMAGENET9K'", "weights: IMAGENET9K"),
     (lambda t: t["dataset"].update(name="digit"), "dataset.name",
      "unknown dataset 'digit'; did you mean 'digits'", "name: digit"),
     (lambda t: t["budgets"]["smoke"]["student"].update(epochs=-3), "budgets.smoke.student.epochs",
@@ -127,3 +127,119 @@ def test_anchors_for_repeated_recipes_still_work(capsys, tiny_track, write_track
         "teacher_recipe: &recipe {epochs: 3, batch_size: 64, lr: 0.05, milestones: [2]}\n"
         "student_recipe: *recipe\n")
     assert validate(capsys, write_track(text)) == (0, [])
+
+
+@pytest.mark.parametrize("change, field, message, anchor", [
+    (lambda t: t["student_recipe"].update(epochs=1_000_000_000), "student_recipe.epochs",
+     "less than or equal to 10000", "epochs: 1000000000"),
+    (lambda t: t["student_recipe"].update(batch_size=10**12), "student_recipe.batch_size",
+     "less than or equal to 131072", "batch_size: 1000000000000"),
+    (lambda t: t["teacher_recipe"].update(eval_batch_size=10**12), "teacher_recipe.eval_batch_size",
+     "less than or equal to 131072", "eval_batch_size: 1000000000000"),
+    (lambda t: t.update(seeds=[0, 2**64]), "seeds.1", "less than or equal to 4294967295",
+     f"{2**64}"),
+    (lambda t: t.update(teacher_seed=-1), "teacher_seed", "greater than or equal to 0",
+     "teacher_seed: -1"),
+    (lambda t: t["budgets"]["smoke"].update(seeds=[2**40]), "budgets.smoke.seeds.0",
+     "less than or equal to 4294967295", f"{2**40}"),
+    (lambda t: t.update(distill_data={"name": "digits", "subset": {"fraction": 0.5, "seed": 2**33}}),
+     "distill_data.subset.seed", "less than or equal to 4294967295", f"seed: {2**33}"),
+    (lambda t: t["teachers"][0]["model"]["params"].update(hidden=[1_000_000_000]),
+     "teachers.0.model.params.hidden.0", "less than or equal to 131072", "1000000000"),
+    (lambda t: t["teachers"][0]["model"]["params"].update(hidden=[-5]),
+     "teachers.0.model.params.hidden.0", "greater than 0", "-5"),
+    (lambda t: t["teachers"][0]["model"]["params"].update(hidden=[0]),
+     "teachers.0.model.params.hidden.0", "greater than 0", "0"),
+    (lambda t: t["methods"].append({"name": "crd", "params": {"feat_dim": 1e9}}),
+     "methods.3.params.feat_dim", "valid integer, not a number", "feat_dim: 1000000000.0"),
+    (lambda t: t["methods"].append({"name": "crd", "params": {"nce_k": 10**9}}),
+     "methods.3.params.nce_k", "less than or equal to 1048576", "nce_k: 1000000000"),
+    (lambda t: t["student_recipe"].update(crop_padding=100000), "student_recipe.crop_padding",
+     "less than or equal to 256", "crop_padding: 100000"),
+    (lambda t: t["students"][0].update(model={"name": "lenet5", "params": {"width": 1000}}),
+     "students.0.model.params.width", "less than or equal to 64", "width: 1000"),
+    (lambda t: t["teachers"][0].update(ensemble=1000), "teachers.0.ensemble",
+     "less than or equal to 64", "ensemble: 1000"),
+    (lambda t: t["budgets"]["smoke"].update(train_limit=10**12, test_limit=10**12),
+     "budgets.smoke.test_limit", "less than or equal to 1000000000", "test_limit: 1000000000000"),
+    (lambda t: t["student_recipe"].update(lr=float("inf")), "student_recipe.lr",
+     "must be a finite number", "lr: .inf"),
+    (lambda t: t["student_recipe"].update(momentum=float("nan")), "student_recipe.momentum",
+     "must be a finite number", "momentum: .nan"),
+    (lambda t: t["references"][0]["metrics"].update({"test.student_acc": float("nan")}),
+     "references.0.metrics.test.student_acc", "must be a finite number", "test.student_acc: .nan"),
+    (lambda t: t["methods"][1].update(params={"temperature": float("nan")}),
+     "methods.1.params.temperature", "must be a finite number", "temperature: .nan"),
+    (lambda t: t["student_recipe"].update(epochs=True), "student_recipe.epochs",
+     "valid integer, not a boolean", "epochs: true"),
+    (lambda t: t["student_recipe"].update(nesterov=1), "student_recipe.nesterov",
+     "valid boolean, not an integer", "nesterov: 1"),
+    (lambda t: t["student_recipe"].update(lr="0.1"), "student_recipe.lr",
+     "valid number, not a string", "lr: '0.1'"),
+    (lambda t: t["methods"][1].update(params={"temperature": "4"}), "methods.1.params.temperature",
+     "valid number, not a string", "temperature: '4'"),
+    (lambda t: t.update(seeds=[1, 1]), "seeds", "seed 1 is given twice", "1"),
+    (lambda t: t.update(name="a" * 300), "name", "at most 64 characters", f"name: {'a' * 300}"),
+    (lambda t: t["methods"].append({"name": "hint", "params": {"teacher_tap": "layer9"}}),
+     "methods.3.params.teacher_tap", "teacher mlp-64 (mlp): MLP has no feature tap 'layer9' "
+     "(its taps: hidden0, penultimate", "teacher_tap: layer9"),
+    (lambda t: t["methods"].append({"name": "crd", "params": {"student_tap": "stage2"}}),
+     "methods.3.params.student_tap", "student mlp-16 (mlp): MLP has no feature tap 'stage2'",
+     "student_tap: stage2"),
+    (lambda t: t.update(distill_data={"name": "digits", "labels": False}), "methods.0.name",
+     "method 'ce' trains on labels, but distill_data.labels (line", "name: ce"),
+    (lambda t: t.update(teacher_data={"name": "digits", "labels": False}), "teacher_data.labels",
+     "teachers train on labels", "labels: false"),
+    (lambda t: t["teachers"][0]["model"].update(name="preresnet26", params={"block": "bottleneck"}),
+     "teachers.0.model.params.block", "bottleneck blocks has depth 9n+2", "block: bottleneck"),
+])
+def test_what_would_fail_at_run_time_is_refused(capsys, tiny_track, write_track, change, field,
+                                                message, anchor) -> None:
+    test_bad_values_name_file_field_and_line(capsys, tiny_track, write_track, change, field, message,
+                                             anchor)
+
+
+def test_unlabelled_data_for_one_student_names_that_student_field(capsys, tiny_track,
+                                                                   write_track) -> None:
+    tiny_track["students"][0]["distill_data"] = {"name": "digits", "labels": False}
+    tiny_track["methods"] = [{"name": "kd"}, {"name": "ce"}]
+    code, lines = validate(capsys, write_track(tiny_track))
+    assert code == 2 and len(lines) == 1
+    assert "methods.1.name" in lines[0] and "students.0.distill_data.labels" in lines[0]
+
+
+def test_existing_taps_and_module_paths_validate(capsys, tiny_track, write_track) -> None:
+    tiny_track["methods"].append({"name": "hint", "params": {"student_tap": "hidden0",
+                                                             "teacher_tap": "layers.1"}})
+    assert validate(capsys, write_track(tiny_track)) == (0, [])
+
+
+def test_duplicate_keys_name_both_lines(capsys, write_track, tiny_track) -> None:
+    text = yaml.safe_dump(tiny_track, sort_keys=False).replace(
+        "  lr: 0.05\n", "  lr: 0.05\n  lr: 5\n", 1)
+    path = write_track(text)
+    code, lines = validate(capsys, path)
+    first = line_of(path, "lr: 0.05")
+    assert code == 2 and lines == [f"kdbench: error: {path}: teacher_recipe.lr (line {first + 1}): "
+                                   f"duplicate key 'lr', also on line {first}; give each key once"]
+
+
+def test_yaml_merge_keys_are_not_duplicates(capsys, tiny_track, write_track) -> None:
+    rest = {k: v for k, v in tiny_track.items() if k not in ("teacher_recipe", "student_recipe")}
+    text = yaml.safe_dump(rest, sort_keys=False) + (
+        "teacher_recipe: &recipe {epochs: 3, batch_size: 64, lr: 0.05, milestones: [2]}\n"
+        "student_recipe: {<<: *recipe, lr: 0.1}\n")
+    assert validate(capsys, write_track(text)) == (0, [])
+
+
+def test_taps_of_ensemble_teachers_are_checked_on_the_ensemble(capsys, tiny_track, write_track) -> None:
+    tiny_track["teachers"][1]["ensemble"] = 3
+    tiny_track["methods"].append({"name": "hint", "params": {"teacher_tap": "hidden0"}})
+    code, lines = validate(capsys, write_track(tiny_track))
+    assert code == 2 and len(lines) == 1
+    assert "methods.3.params.teacher_tap" in lines[0] and "teacher mlp-128 (mlp): Ensemble has no" in lines[0]
+    tiny_track["methods"][3] = {"name": "hint", "params": {"teacher_tap": "penultimate"},
+                                "teachers": ["mlp-128"]}
+    assert validate(capsys, write_track(tiny_track)) == (0, [])
+    tiny_track["methods"][3]["params"]["teacher_tap"] = "members.2.layers.1"
+    assert validate(capsys, write_track(tiny_track)) == (0, [])

@@ -10,15 +10,16 @@ def builtin_methods() -> list[MethodInfo]:
 
     return [
         MethodInfo("ce", "student trained alone on labels (the baseline)", ce.CE, ce.CEParams,
-                   needs_teacher=False),
+                   needs_teacher=False, needs_labels=True),
         MethodInfo("kd", "Hinton KD: ce_weight * CE + kd_weight * T^2 KL at temperature T",
                    kd.KD, kd.KDParams),
         MethodInfo("eskd", "early-stopped KD (Cho & Hariharan 2019): KD until stop_epoch, then CE",
-                   eskd.ESKD, eskd.ESKDParams),
+                   eskd.ESKD, eskd.ESKDParams, needs_labels=True),
         MethodInfo("hint", "FitNets (Romero et al. 2015): CE + MSE of a regressed student "
                    "feature to a teacher feature", hint.Hint, hint.HintParams),
         MethodInfo("crd", "contrastive representation distillation (Tian et al. 2020): CE + "
-                   "NCE against memory banks", crd.CRD, crd.CRDParams),
+                   "NCE against memory banks", crd.CRD, crd.CRDParams,
+                   needs_labels=True),
     ]
 
 

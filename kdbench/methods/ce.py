@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import Tensor
 
 from kdbench.data import Batch
 from kdbench.methods.base import Distiller
+from kdbench.types import Params
 
 
-class CEParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class CEParams(Params):
     label_smoothing: float = Field(0.0, ge=0, lt=1)
 
 

@@ -11,7 +11,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import Tensor, nn
 
 from kdbench.data import Batch
@@ -20,17 +20,17 @@ from kdbench.methods.base import Distiller
 from kdbench.methods.ce import ce_loss
 from kdbench.methods.kd import kd_loss
 from kdbench.methods.taps import PENULTIMATE, FeatureTap, probe
+from kdbench.types import Params
 
 
-class CRDParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class CRDParams(Params):
     ce_weight: float = Field(1.0, ge=0, description="weight of cross-entropy on the labels")
     crd_weight: float = Field(0.8, ge=0, description="weight of the contrastive (NCE) term")
     kd_weight: float = Field(0.0, ge=0, description="weight of an optional Hinton KD term")
     temperature: float = Field(4.0, gt=0, description="softmax temperature of the KD term")
-    feat_dim: int = Field(128, gt=0, description="embedding size")
-    nce_k: int = Field(16384, gt=0, description="negatives per anchor (at most N - 1)")
+    feat_dim: int = Field(128, gt=0, le=2**16, description="embedding size (at most 65,536; CRD uses 128)")
+    nce_k: int = Field(16384, gt=0, le=2**20, description="negatives per anchor (at most N - 1, and at "
+                       "most 1,048,576; CRD uses 16,384)")
     nce_t: float = Field(0.07, gt=0, description="temperature of the embedding similarities")
     nce_m: float = Field(0.5, ge=0, lt=1, description="momentum of the memory banks")
     student_tap: str = Field(PENULTIMATE, min_length=1, description="student feature tap")

@@ -10,7 +10,7 @@ a vector is globally average-pooled first. The regressor is built from one batch
 from __future__ import annotations
 
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import Size, Tensor, nn
 
 from kdbench.data import Batch
@@ -20,11 +20,10 @@ from kdbench.methods.base import Distiller
 from kdbench.methods.ce import ce_loss
 from kdbench.methods.kd import kd_loss
 from kdbench.methods.taps import PENULTIMATE, FeatureTap, probe
+from kdbench.types import Params
 
 
-class HintParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class HintParams(Params):
     ce_weight: float = Field(1.0, ge=0, description="weight of cross-entropy on the labels")
     hint_weight: float = Field(100.0, ge=0, description="weight of the feature regression (MSE)")
     kd_weight: float = Field(0.0, ge=0, description="weight of an optional Hinton KD term")

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import Tensor
 
 from kdbench.data import Batch
 from kdbench.methods.base import Distiller
 from kdbench.methods.ce import ce_loss
+from kdbench.types import Params
 
 
-class KDParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class KDParams(Params):
     ce_weight: float = Field(0.1, ge=0, description="weight of cross-entropy on the labels")
     kd_weight: float = Field(0.9, ge=0, description="weight of the distillation term")
     temperature: float = Field(4.0, gt=0, description="softmax temperature of both networks")

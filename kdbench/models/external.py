@@ -15,27 +15,24 @@ import difflib
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
-from kdbench.errors import KdbenchError
+from kdbench.errors import KdbenchError, ParamError
 from kdbench.models.common import parse_name
+from kdbench.types import Params
 
 TORCHVISION_PATTERN = r"torchvision/(?P<arch>.+)"
 TIMM_PATTERN = r"timm/(?P<arch>.+)"
 
 
-class TorchvisionParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TorchvisionParams(Params):
     weights: str | None = Field(None, description="pretrained weights by name, such as "
                                 "IMAGENET1K_V1 or DEFAULT (downloaded once into torch's hub cache); "
                                 "none: random initialization")
 
 
-class TimmParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TimmParams(Params):
     pretrained: bool = Field(False, description="load timm's default pretrained weights "
                              "(downloaded once into the Hugging Face cache)")
 
@@ -54,6 +51,12 @@ def attach_penultimate(model: nn.Module, classifier: str) -> str:
     model.add_module("penultimate", tap)
     model.get_submodule(classifier).register_forward_pre_hook(tap.observe)
     return "penultimate"
+
+
+def _shapes_only() -> bool:
+    """Whether the model is being built on the meta device (``kdbench validate`` checking its
+    feature taps): meta tensors hold no values, so no pretrained weights are loaded."""
+    return torch.get_default_device().type == "meta"
 
 
 def _unknown(name: str, arch: str, known: list[str], library: str) -> KdbenchError:
@@ -138,8 +141,8 @@ def torchvision_arch(name: str, params: TorchvisionParams) -> tuple[str, Any]:
         return arch, enum[params.weights]
     except KeyError:
         options = ", ".join(["DEFAULT", *(w.name for w in enum)])
-        raise KdbenchError(f"{name}: torchvision has no weights {params.weights!r} for "
-                           f"{arch} (known: {options})") from None
+        raise ParamError(f"{name}: torchvision has no weights {params.weights!r} for "
+                         f"{arch} (known: {options})", "weights") from None
 
 
 def build_torchvision(name: str, params: TorchvisionParams, *, in_channels: int, image_size: int,
@@ -149,7 +152,7 @@ def build_torchvision(name: str, params: TorchvisionParams, *, in_channels: int,
     from torchvision.models import get_model
 
     arch, weights = torchvision_arch(name, params)
-    if weights is None:
+    if weights is None or _shapes_only():
         model = get_model(arch, num_classes=num_classes)
     else:
         try:
@@ -195,7 +198,8 @@ def build_timm(name: str, params: TimmParams, *, in_channels: int, image_size: i
 
     arch = timm_arch(name, params)
     try:
-        model = timm.create_model(arch, pretrained=params.pretrained, num_classes=num_classes,
+        model = timm.create_model(arch, pretrained=params.pretrained and not _shapes_only(),
+                                  num_classes=num_classes,
                                   in_chans=in_channels)
     except OSError as error:
         raise KdbenchError(f"{name}: could not load timm's pretrained weights ({error}); "

@@ -8,13 +8,13 @@ network builds for any image size; the classifier's input size is measured, not 
 from __future__ import annotations
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
+from kdbench.types import Params
 
-class LeNet5Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
+class LeNet5Params(Params):
     width: float = Field(1.0, gt=0, le=64, description="multiplier of every layer's width")
 
 

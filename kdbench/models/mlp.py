@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import Field
 from torch import nn
 
+from kdbench.types import Params
 
-class MLPParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+MAX_UNITS = 2**17
 
-    hidden: tuple[int, ...] = Field((256,), description="units of each hidden layer")
+
+class MLPParams(Params):
+    hidden: tuple[Annotated[int, Field(gt=0, le=MAX_UNITS)], ...] = Field(
+        (256,), strict=False, max_length=64,
+        description="units of each hidden layer: at most 64 layers of 1 to 131,072 units (wider than "
+                    "the widest layers of large networks)")
 
 
 class MLP(nn.Module):

@@ -15,11 +15,12 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
-from kdbench.errors import KdbenchError
+from kdbench.errors import KdbenchError, ParamError
 from kdbench.models.common import conv3x3, global_pool, init_weights, parse_name
+from kdbench.types import Params
 
 PATTERN = r"preresnet(?P<depth>\d+)"
 WIDTHS = (16, 32, 64)
@@ -28,9 +29,7 @@ BOTTLENECK_FROM = 44
 Block = Literal["basic", "bottleneck"]
 
 
-class PreResNetParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class PreResNetParams(Params):
     block: Block | None = Field(None, description="basic (depth 6n+2) or bottleneck (depth 9n+2); "
                                 "default: basic below depth 44, bottleneck from 44 (Stanton et al.)")
 
@@ -119,9 +118,11 @@ def layout(name: str, params: PreResNetParams) -> tuple[int, bool]:
     per_block, smallest = (9, 11) if block == "bottleneck" else (6, 8)
     if depth < smallest or (depth - 2) % per_block:
         examples = "11, 20, 29, 56, 110" if block == "bottleneck" else "8, 14, 20, 26, 32, 38"
-        hint = "" if params.block else " (the block parameter picks basic or bottleneck blocks)"
-        raise KdbenchError(f"{name}: a PreResNet with {block} blocks has depth {per_block}n+2 "
-                           f"with n >= 1 ({examples}, ...), not {depth}{hint}")
+        message = (f"{name}: a PreResNet with {block} blocks has depth {per_block}n+2 with n >= 1 "
+                   f"({examples}, ...), not {depth}")
+        if params.block:  # the block parameter asked for what the depth does not allow
+            raise ParamError(message, "block")
+        raise KdbenchError(f"{message} (the block parameter picks basic or bottleneck blocks)")
     return (depth - 2) // per_block, block == "bottleneck"
 
 

@@ -20,11 +20,12 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
 from kdbench.errors import KdbenchError
 from kdbench.models.common import conv3x3, global_pool, init_weights, parse_name
+from kdbench.types import Params
 
 PATTERN = r"resnet(?P<depth>\d+)"
 PATTERN_X4 = r"resnet(?P<depth>\d+)x4"
@@ -35,16 +36,12 @@ IMAGENET_DEPTHS = (18, 34, 50, 101, 152)
 Shortcut = Literal["A", "B"]
 
 
-class ResNetParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ResNetParams(Params):
     shortcut: Shortcut = Field("A", description="A: subsample and zero-pad (He et al., no "
                                "parameters); B: 1x1 convolution and BN (RepDistiller)")
 
 
-class ResNetX4Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ResNetX4Params(Params):
     shortcut: Shortcut = Field("B", description="B: 1x1 convolution and BN (RepDistiller); "
                                "A: subsample and zero-pad")
 

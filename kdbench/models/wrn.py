@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
 from kdbench.errors import KdbenchError
 from kdbench.models.common import conv3x3, global_pool, init_weights, parse_name
+from kdbench.types import Params
 
 PATTERN = r"wrn-(?P<depth>\d+)-(?P<k>\d+)"
 
 
-class WRNParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class WRNParams(Params):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout between the two convolutions "
                            "of every block (the paper uses 0.3 in some runs)")
 

@@ -16,20 +16,19 @@ import torch.nn.functional as F
 from kdbench import MethodInfo, hookimpl
 from kdbench.data import Batch
 from kdbench.methods import Distiller
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from kdbench.types import Params
+from pydantic import AliasChoices, Field, ValidationInfo, model_validator
 from torch import Tensor
 
 
-class DKDParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DKDParams(Params):
     ce_weight: float = Field(1.0, ge=0, description="weight of cross-entropy on the labels")
     tckd_weight: float = Field(1.0, ge=0, validation_alias=AliasChoices("tckd_weight", "alpha"),
                                description="weight of target-class KD (alpha in the paper)")
     nckd_weight: float = Field(8.0, ge=0, validation_alias=AliasChoices("nckd_weight", "beta"),
                                description="weight of non-target-class KD (beta in the paper)")
     temperature: float = Field(4.0, gt=0, description="softmax temperature of both networks")
-    warmup_epochs: int = Field(20, ge=0, description="epochs over which the KD terms ramp up "
+    warmup_epochs: int = Field(20, ge=0, le=10_000, description="epochs over which the KD terms ramp up "
                                "linearly; at most the recipe's epochs")
 
     @model_validator(mode="after")
@@ -81,4 +80,4 @@ class DKD(Distiller):
 @hookimpl
 def kdbench_methods() -> list[MethodInfo]:
     return [MethodInfo("dkd", "decoupled KD (Zhao et al. 2022): CE + target and non-target class "
-                       "KD, weighted apart", DKD, DKDParams)]
+                       "KD, weighted apart", DKD, DKDParams, needs_labels=True)]

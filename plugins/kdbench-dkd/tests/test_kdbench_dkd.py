@@ -166,3 +166,16 @@ def test_smoke_run_in_the_quickstart_track(tmp_path: Path) -> None:
     assert result["status"] == "ok"
     assert result["spec"]["method"]["params"]["warmup_epochs"] == 2  # capped by the smoke recipe
     assert set(result["history"][0]["loss"]) == {"ce", "tckd", "nckd"}
+
+
+def test_refused_on_data_without_labels(tmp_path: Path, capsys) -> None:
+    track = yaml.safe_load(get_plugin_manager().tracks.get("quickstart").path.read_text(encoding="utf-8"))
+    track["methods"] = [{"name": "kd"}, {"name": "dkd", "params": {"temperature": float("nan")}},
+                        {"name": "dkd", "label": "dkd-4"}]
+    track["distill_data"] = {"name": "mnist-5k", "labels": False}
+    spec = tmp_path / "dkd.yaml"
+    spec.write_text(yaml.safe_dump(track), encoding="utf-8")
+    assert cli.main(["validate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "methods.1.params.temperature" in err and "must be a finite number" in err
+    assert "methods.2.name" in err and "method 'dkd' trains on labels, but distill_data.labels" in err
