@@ -7,6 +7,7 @@ validated by the plugin's own ``Params`` model; the result is a list of fully re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from kdbench.errors import KdbenchError, SpecError
+from kdbench.overrides import Override
 from kdbench.plugins import Catalog, PluginManager
 from kdbench.specfile import load_track_file, problems_of, where
 from kdbench.specs import DataRef, Recipe, Ref, RunSpec, TeacherSpec, TrackSpec, patched
@@ -146,9 +148,10 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
     return runs
 
 
-def validate_file(path: str | Path, pm: PluginManager) -> TrackSpec:
-    """Both phases for a track file, across all of its budgets; raises ``SpecError``."""
-    track, root = load_track_file(path)
+def validate_file(path: str | Path, pm: PluginManager, overrides: Sequence[Override] = ()) -> TrackSpec:
+    """Both phases for a track file with command-line ``overrides``, across all of its budgets;
+    raises ``SpecError``."""
+    track, root = load_track_file(path, overrides)
     found: dict[str, list[str]] = {}
     for budget in track.budgets:
         try:
