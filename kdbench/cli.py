@@ -66,7 +66,7 @@ SET_HELP = ("set a field of the track before it is validated, as PATH=VALUE with
             "(list entries by index) and a YAML VALUE: student_recipe.lr=0.05, seeds=[0,1,2], "
             "methods.1.params.temperature=2; repeatable, a later one wins")
 DATA_DIR_HELP = "data sets root (default: $KDBENCH_DATA_DIR, else <cache dir>/data)"
-CACHE_DIR = "(default: $KDBENCH_CACHE_DIR, else $XDG_CACHE_HOME/kdbench or ~/.cache/kdbench)"
+CACHE_DIR_DEFAULT = "(default: $KDBENCH_CACHE_DIR, else $XDG_CACHE_HOME/kdbench or ~/.cache/kdbench)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -89,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
                      help="where result files go (default: $KDBENCH_RESULTS, else ./results)")
     run.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
     run.add_argument("--cache-dir", type=Path, metavar="DIR",
-                     help=f"teachers, students and checkpoints {CACHE_DIR}")
+                     help=f"teachers, students and checkpoints {CACHE_DIR_DEFAULT}")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--download", action="store_true", help="download missing data sets")
     run.add_argument("--rerun", action="store_true", help="run again even when a result exists")
@@ -175,7 +175,8 @@ def parser() -> argparse.ArgumentParser:
                         help="copy the teacher weights the checks used into DIR, to ship them "
                              "with published results (leaderboard/teachers)")
     verify.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
-    verify.add_argument("--cache-dir", type=Path, metavar="DIR", help=f"teachers and students {CACHE_DIR}")
+    verify.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help=f"teachers and students {CACHE_DIR_DEFAULT}")
     verify.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
 
     sub.add_parser("doctor", help="report plugins (and broken ones), versions and paths")
