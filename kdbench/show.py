@@ -18,9 +18,12 @@ from kdbench.plugins import PluginManager
 from kdbench.specfile import problems_of
 from kdbench.specs import RunSpec, TrackSpec
 
+FLOW_WIDTH = 100
+
 
 class _Dumper(yaml.SafeDumper):
-    """Multi-line strings as literal blocks (``|``), so a description reads as it was written."""
+    """Multi-line strings as literal blocks (``|``), so a description reads as it was written;
+    a list or mapping that fits in ``FLOW_WIDTH`` characters on one line as a flow collection."""
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -28,13 +31,21 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _collection(dumper: yaml.SafeDumper, value: dict[Any, Any] | list[Any]) -> yaml.Node:
+    node = dumper.represent_dict(value) if isinstance(value, dict) else dumper.represent_list(value)
+    line = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    node.flow_style = "\n" not in line and len(line) <= FLOW_WIDTH
+    return node
+
+
 _Dumper.add_representer(str, _str)
+_Dumper.add_representer(dict, _collection)
+_Dumper.add_representer(list, _collection)
 
 
 def dump(data: Any) -> str:
-    """YAML for people: block mappings, flow lists and small mappings, no wrapped lines."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=None, width=10_000)
+    """YAML for people: short collections on one line, longer ones as blocks, no wrapped lines."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=10_000)
 
 
 def _budget(runs: list[RunSpec]) -> dict[str, Any]:

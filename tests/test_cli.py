@@ -50,7 +50,9 @@ def test_show_is_compact_yaml_with_a_readable_description(capsys) -> None:
     assert main(["show", "quickstart"]) == 0
     out = capsys.readouterr().out
     shown = yaml.safe_load(out)
-    assert "null" not in out and len(out.splitlines()) < 250
+    assert "null" not in out and len(out.splitlines()) < 200
+    assert "\n- {name: kd, params: {ce_weight: 0.1, kd_weight: 0.9, temperature: 4}}\n" in out
+    assert "\n    student: {epochs: 2, milestones: [1], warmup_epochs: 0}\n" in out
     assert "description: |\n  Cho & Hariharan's question at laptop scale" in out
     assert shown["description"].startswith("Cho & Hariharan's question")
     assert shown["budgets"]["full"] == {} and shown["budgets"]["smoke"]["train_limit"] == 256
