@@ -143,3 +143,16 @@ def test_help_names_defaults_and_the_environment(capsys, monkeypatch) -> None:
         main(["--help"])
     out = capsys.readouterr().out
     assert "kdbench: run knowledge-distillation benchmark tracks" in out and "``" not in out
+
+
+def test_show_prints_each_builtin_track_as_a_track_that_validates_to_the_same(capsys) -> None:
+    from kdbench.builtin import TRACKS_DIR
+    from kdbench.specfile import load_track_file
+    from kdbench.specs import TrackSpec
+
+    for path in sorted(TRACKS_DIR.glob("*.yaml")):
+        assert main(["show", str(path)]) == 0
+        shown = yaml.safe_load(capsys.readouterr().out)
+        assert shown.pop("file") == str(path)
+        assert set(shown.pop("resolved")) == set(shown.get("budgets", ["full"]))
+        assert TrackSpec.model_validate(shown) == load_track_file(path)[0], path.name
