@@ -99,7 +99,7 @@ def parser() -> argparse.ArgumentParser:
                           "stale and left off boards")
     run.add_argument("--log", action="append", default=[], metavar="LOGGER",
                      help="log every epoch's losses, lr, test accuracy and throughput with LOGGER "
-                          "(tensorboard, csv, or any in `kdbench list loggers`); repeatable")
+                          "(tensorboard, csv, or any in `kdbench list loggers`); repeatable (default: none)")
     run.add_argument("--log-dir", type=Path, default=Path("runs"),
                      help="root of the loggers' folders, one per trained network (default: runs, "
                           "as TensorBoard's SummaryWriter)")
@@ -173,7 +173,7 @@ def parser() -> argparse.ArgumentParser:
                              "(default: none)")
     verify.add_argument("--copy-teachers", type=Path, default=None, metavar="DIR",
                         help="copy the teacher weights the checks used into DIR, to ship them "
-                             "with published results (leaderboard/teachers)")
+                             "with published results (leaderboard/teachers) (default: none)")
     verify.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
     verify.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help=f"teachers and students {CACHE_DIR_DEFAULT}")

@@ -118,7 +118,8 @@ def option_help(text: str) -> dict[str, str]:
 @pytest.mark.parametrize("command", ["run", "show", "validate", "leaderboard", "verify", "list"])
 def test_every_option_that_takes_a_value_states_its_default(capsys, monkeypatch, command) -> None:
     monkeypatch.setenv("COLUMNS", "200")
-    flags = {"--help", "--download", "--rerun", "--reuse-stale", "--check", "--published"}
+    flags = {"--help", "--strict-plugins", "--download", "--rerun", "--reuse-stale", "--check",
+             "--published"}
     with pytest.raises(SystemExit):
         main([command, "--help"])
     options = option_help(capsys.readouterr().out)
