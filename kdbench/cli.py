@@ -1,4 +1,7 @@
-"""The ``kdbench`` command. Errors a user can fix print one line each and exit with code 2."""
+"""kdbench: run knowledge-distillation benchmark tracks and render their leaderboards.
+
+The command line. Errors a user can fix print one line each and exit with code 2.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ import platform
 import re
 import sys
 from pathlib import Path
-from typing import NoReturn
-
-import yaml
+from typing import TYPE_CHECKING, NoReturn
 
 from kdbench.errors import KdbenchError
+
+if TYPE_CHECKING:
+    from kdbench.overrides import Override
 
 
 class _WarningLine(logging.Handler):
@@ -73,6 +77,25 @@ def _device(text: str) -> str:
     return text
 
 
+class _Help(argparse.HelpFormatter):
+    """Help that ends each option with its default, unless the text already states it (the path
+    options say which environment variable sets theirs) or the option is a flag."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        no_default = action.default in (None, argparse.SUPPRESS) or action.default == []
+        if "default" in text or not action.option_strings or action.nargs == 0 or no_default:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+SET_HELP = ("set a field of the track before it is validated, as PATH=VALUE with a dotted PATH "
+            "(list entries by index) and a YAML VALUE: student_recipe.lr=0.05, seeds=[0,1,2], "
+            "methods.1.params.temperature=2; repeatable, a later one wins")
+DATA_DIR_HELP = "data sets root (default: $KDBENCH_DATA_DIR, else <cache dir>/data)"
+CACHE_DIR_DEFAULT = "(default: $KDBENCH_CACHE_DIR, else $XDG_CACHE_HOME/kdbench or ~/.cache/kdbench)"
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kdbench", description=__doc__.splitlines()[0])
     _global_options(p, default=False)
@@ -81,14 +104,19 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a track (or a track file) and print its boards")
     source = run.add_mutually_exclusive_group(required=True)
-    source.add_argument("--track", help="name of an installed track")
-    source.add_argument("--spec", type=Path, help="path to a track YAML file")
-    run.add_argument("--budget", choices=["full", "quick", "smoke"], default="full")
-    run.add_argument("--seeds", type=_seeds, help="comma-separated seeds, replacing the track's")
-    run.add_argument("--results", type=Path, default=None,
-                     help="where result files go (default: KDBENCH_RESULTS, else ./results)")
-    run.add_argument("--data-dir", type=Path, help="data sets root (default: KDBENCH_DATA_DIR)")
-    run.add_argument("--cache-dir", type=Path, help="teachers and checkpoints (KDBENCH_CACHE_DIR)")
+    source.add_argument("--track", help="name of an installed track (required, or --spec)")
+    source.add_argument("--spec", type=Path, help="path to a track YAML file (required, or --track)")
+    run.add_argument("--budget", choices=["full", "quick", "smoke"], default="full",
+                     help="full: the protocol; quick: reduced; smoke: seconds, checks the pipeline")
+    run.add_argument("--seeds", type=_seeds, help="comma-separated seeds, replacing the track's "
+                     "(default: the budget's seeds, else the track's)")
+    run.add_argument("--set", action="append", dest="overrides", metavar="PATH=VALUE",
+                     help=f"{SET_HELP} (default: none)")
+    run.add_argument("--results", type=Path, default=None, metavar="DIR",
+                     help="where result files go (default: $KDBENCH_RESULTS, else ./results)")
+    run.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
+    run.add_argument("--cache-dir", type=Path, metavar="DIR",
+                     help=f"teachers, students and checkpoints {CACHE_DIR_DEFAULT}")
     run.add_argument("--device", type=_device, default="auto", help=DEVICES)
     run.add_argument("--download", action="store_true", help="download missing data sets")
     run.add_argument("--rerun", action="store_true", help="run again even when a result exists")
@@ -98,19 +126,38 @@ def parser() -> argparse.ArgumentParser:
                           "stale and left off boards")
     run.add_argument("--log", action="append", default=[], metavar="LOGGER",
                      help="log every epoch's losses, lr, test accuracy and throughput with LOGGER "
-                          "(tensorboard, csv, or any in `kdbench list loggers`); repeatable")
+                          "(tensorboard, csv, or any in `kdbench list loggers`); repeatable (default: none)")
     run.add_argument("--log-dir", type=Path, default=Path("runs"),
                      help="root of the loggers' folders, one per trained network (default: runs, "
                           "as TensorBoard's SummaryWriter)")
 
     ls = sub.add_parser("list", help="list installed methods, models, datasets, tracks or loggers")
-    ls.add_argument("kind", nargs="?", choices=["methods", "models", "datasets", "tracks", "loggers"])
+    ls.add_argument("kind", nargs="?", choices=["methods", "models", "datasets", "tracks", "loggers"],
+                    help="what to list (default: all five)")
 
-    show = sub.add_parser("show", help="print a track with every default filled in")
-    show.add_argument("track", help="track name or YAML file")
+    show = sub.add_parser("show", help="print a track resolved per budget, or a model's feature taps",
+                          description="`kdbench show TRACK` prints the track as set and, per budget, "
+                          "as resolved (valid YAML); `kdbench show model NAME` prints the model's "
+                          "feature taps, each with its module and feature shape.")
+    show.add_argument("track", metavar="TRACK", help="track name or YAML file, or the word `model`")
+    show.add_argument("name", nargs="?", metavar="NAME",
+                      help="after `model`: the model, e.g. lenet5, wrn-16-2, torchvision/resnet18")
+    show.add_argument("--set", action="append", dest="overrides", metavar="PATH=VALUE",
+                      help=f"{SET_HELP}; after `model`, a parameter of the model, e.g. "
+                      "width=2 (default: none)")
+    model = show.add_argument_group("options of `kdbench show model NAME`")
+    model.add_argument("--dataset", metavar="NAME", help="build the model for this data set's "
+                       "images and classes (default: mnist-5k, which ships with kdbench)")
+    model.add_argument("--input", metavar="CxHxW", help="build it for images of this shape "
+                       "instead, e.g. 3x32x32 (default: the data set's)")
+    model.add_argument("--classes", type=int, metavar="N",
+                       help="number of classes with --input (default: 10)")
+    model.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
 
     validate = sub.add_parser("validate", help="check track files; exit 2 listing every problem")
-    validate.add_argument("files", nargs="+", type=Path)
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE", help="track YAML files")
+    validate.add_argument("--set", action="append", dest="overrides", metavar="PATH=VALUE",
+                          help=f"{SET_HELP}; applied to every file (default: none)")
 
     sub.add_parser("schema", help="print the JSON Schema of a track file")
 
@@ -126,7 +173,7 @@ def parser() -> argparse.ArgumentParser:
                        help="where the pages go (default: the --results folder)")
     board.add_argument("--spec", type=Path, action="append", default=[],
                        help="a track file whose results to render (repeatable); installed tracks "
-                            "are found by name")
+                            "are found by name (default: none)")
     board.add_argument("--published", action="store_true",
                        help="the project's published board: --results leaderboard/results --out "
                             "leaderboard, a page for every built-in track, and any refused file is "
@@ -144,22 +191,26 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--published", action="store_true",
                         help="check the published board: --results leaderboard/results --teachers "
                              "leaderboard/teachers")
-    verify.add_argument("--track", help="only this track's results")
+    verify.add_argument("--track", help="only this track's results (default: every track)")
     verify.add_argument("--sample", type=int, default=None, metavar="K",
                         help="check K results drawn at random (default: all)")
     verify.add_argument("--seed", type=int, default=0, help="seed of the --sample draw (default: 0)")
     verify.add_argument("--teachers", type=Path, default=None,
-                        help="a folder of teacher weights laid out like <cache>/teachers")
+                        help="a folder of teacher weights laid out like <cache>/teachers "
+                             "(default: none)")
     verify.add_argument("--copy-teachers", type=Path, default=None, metavar="DIR",
                         help="copy the teacher weights the checks used into DIR, to ship them "
-                             "with published results (leaderboard/teachers)")
-    verify.add_argument("--data-dir", type=Path, help="data sets root (default: KDBENCH_DATA_DIR)")
-    verify.add_argument("--cache-dir", type=Path, help="teachers and students (KDBENCH_CACHE_DIR)")
-    verify.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+                             "with published results (leaderboard/teachers) (default: none)")
+    verify.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
+    verify.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help=f"teachers and students {CACHE_DIR_DEFAULT}")
+    verify.add_argument("--device", type=_device, default="cpu", help=DEVICES)
 
     sub.add_parser("doctor", help="report plugins (and broken ones), versions and paths")
     for command in sub.choices.values():
         _global_options(command, default=argparse.SUPPRESS)
+    for command in (p, *sub.choices.values()):
+        command.formatter_class = _Help
     return p
 
 
@@ -176,26 +227,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kdbench.expand import expand, track_path
     from kdbench.leaderboard import budget_section
     from kdbench.loggers.group import LoggerGroup
+    from kdbench.overrides import parse_overrides
     from kdbench.preflight import data_problems
     from kdbench.progress import Progress
     from kdbench.results import ResultStore
     from kdbench.runner import Runner, resolve_device
     from kdbench.specfile import load_track_file
 
+    overrides = parse_overrides(args.overrides)
     pm = _pm(args)
     loggers = LoggerGroup.from_names(pm, args.log, args.log_dir)
     path = args.spec if args.spec else track_path(args.track, pm)
     if args.spec and not path.is_file():
         raise KdbenchError(f"track file not found: {path}")
-    track, root = load_track_file(path)
+    track, root = load_track_file(path, overrides)
     runs = expand(track, args.budget, pm, seeds=args.seeds, source=str(path), root=root)
     store = ResultStore(results_dir(args.results))
     data = DataSource(pm, args.data_dir or paths.data_dir(), download=args.download)
     runner = Runner(pm, store, args.cache_dir or paths.cache_dir(), data,
                     resolve_device(args.device), rerun=args.rerun, reuse_stale=args.reuse_stale,
                     loggers=loggers)
-    pending = [r for r in runs if args.rerun or not getattr(store.get(r), "ok", False)]
-    problems = data_problems(pending, data)  # before anything trains
+    problems = data_problems(runs, data)  # before anything trains
     if problems:
         raise SpecError(str(path), problems)
     print(f"kdbench: track {track.name}, budget {args.budget}: {len(runs)} runs, results in "
@@ -234,37 +286,84 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+MODEL_OPTIONS = ("dataset", "input", "classes", "data_dir")
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from kdbench.expand import expand, track_path
+    from kdbench.overrides import parse_overrides
+    from kdbench.show import track_view
     from kdbench.specfile import load_track_file
 
+    overrides = parse_overrides(args.overrides)
+    if args.track == "model":
+        return show_model(args, overrides)
+    if args.name is not None:
+        raise KdbenchError(f"kdbench show takes one track, not {args.track!r} and {args.name!r}; "
+                           f"for a model's taps: kdbench show model {args.name}")
+    given = [f"--{name.replace('_', '-')}" for name in MODEL_OPTIONS if getattr(args, name) is not None]
+    if given:
+        raise KdbenchError(f"{', '.join(given)}: only for `kdbench show model NAME`")
     pm = _pm(args)
     path = track_path(args.track, pm)
-    track, root = load_track_file(path)
-    resolved = {"file": str(path), **track.model_dump(mode="json", by_alias=True), "resolved": {}}
-    for budget in track.budgets:
-        runs = expand(track, budget, pm, source=str(path), root=root)
-        first_teacher = next((r.teacher for r in runs if r.teacher is not None), None)
-        resolved["resolved"][budget] = {
-            "runs": len(runs), "seeds": sorted({r.seed for r in runs}),
-            "teacher_recipe": first_teacher.recipe.model_dump(mode="json") if first_teacher
-            else None,
-            "student_recipe": runs[0].recipe.model_dump(mode="json"),
-            "methods": {r.method_label: r.method.params for r in runs},
-        }
-    print(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True), end="")
+    track, root = load_track_file(path, overrides)
+    runs = {budget: expand(track, budget, pm, source=str(path), root=root) for budget in track.budgets}
+    print(track_view(track, str(path), runs, overrides), end="")
+    return 0
+
+
+def _image_shape(text: str) -> tuple[int, int]:
+    """``--input 3x32x32`` -> (channels, size); kdbench's models take square images."""
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise KdbenchError(f"--input {text}: expected CxHxW with positive integers, e.g. 3x32x32")
+    channels, height, width = map(int, parts)
+    if height != width:
+        raise KdbenchError(f"--input {text}: images must be square (H = W)")
+    return channels, height
+
+
+def show_model(args: argparse.Namespace, overrides: tuple[Override, ...]) -> int:
+    """``kdbench show model NAME``: the model's feature taps for a data set's or a given input."""
+    from kdbench import paths
+    from kdbench.build import DataSource
+    from kdbench.errors import DataNotFoundError
+    from kdbench.show import taps_view
+    from kdbench.specs import Ref
+
+    if not args.name:
+        raise KdbenchError("kdbench show model: give the model's name, e.g. kdbench show model lenet5")
+    if args.input is not None and args.dataset is not None:
+        raise KdbenchError("--input and --dataset: give one of them")
+    if args.classes is not None and args.input is None:
+        raise KdbenchError("--classes goes with --input; a data set has its own classes")
+    if args.classes is not None and args.classes < 2:
+        raise KdbenchError(f"--classes {args.classes}: give 2 or more")
+    pm = _pm(args)
+    dataset = None if args.input is not None else args.dataset or "mnist-5k"
+    if dataset is None:
+        (channels, size), classes = _image_shape(args.input), args.classes or 10
+    else:
+        try:
+            data = DataSource(pm, args.data_dir or paths.data_dir()).evaluation(Ref(name=dataset))
+        except DataNotFoundError as error:
+            raise DataNotFoundError(f"{error}; or give its shape: --input CxHxW --classes N") from None
+        channels, size, classes = data.in_channels, data.image_size, data.num_classes
+    print(taps_view(pm, args.name, overrides, channels, size, classes, dataset))
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from kdbench.errors import SpecError
     from kdbench.expand import validate_file
+    from kdbench.overrides import parse_overrides
 
+    overrides = parse_overrides(args.overrides)
     pm = _pm(args)
     problems = []
     for path in args.files:
         try:
-            track = validate_file(path, pm)
+            track = validate_file(path, pm, overrides)
             print(f"{path}: ok (track {track.name})")
         except SpecError as error:
             problems.extend(error.lines())

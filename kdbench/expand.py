@@ -8,7 +8,7 @@ validated by the plugin's own ``Params`` model; the result is a list of fully re
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from kdbench.errors import KdbenchError, ParamError, SpecError
 from kdbench.methods.taps import resolve_tap
+from kdbench.overrides import Override
 from kdbench.plugins import Catalog, PluginManager
 from kdbench.specfile import load_track_file, problems_of, where
 from kdbench.specs import DataRef, Recipe, Ref, RunSpec, TeacherSpec, TrackSpec, patched
@@ -234,9 +235,10 @@ def _unlabelled(track: TrackSpec, method: int, root: yaml.Node | None) -> list[s
             f"{where((*loc, 'labels'), root)} is false" for loc, data in fields if not data.labels]
 
 
-def validate_file(path: str | Path, pm: PluginManager) -> TrackSpec:
-    """Both phases for a track file, across all of its budgets; raises ``SpecError``."""
-    track, root = load_track_file(path)
+def validate_file(path: str | Path, pm: PluginManager, overrides: Sequence[Override] = ()) -> TrackSpec:
+    """Both phases for a track file with command-line ``overrides``, across all of its budgets;
+    raises ``SpecError``."""
+    track, root = load_track_file(path, overrides)
     found: dict[str, list[str]] = {}
     for budget in track.budgets:
         try:

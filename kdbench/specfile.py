@@ -3,6 +3,7 @@ the field path and, where known, the line."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from kdbench.errors import SpecError
+from kdbench.overrides import Override, blame, with_overrides
 from kdbench.specs import TrackSpec
 
 
@@ -56,7 +58,11 @@ def _kind(value: Any) -> str:
 
 
 def where(loc: tuple[Any, ...], root: yaml.Node | None) -> str:
-    """``field.path (line N)``, without the line when it is not known."""
+    """``field.path (line N)``, without the line when it is not known, or ``field.path (--set
+    PATH=VALUE)`` when a command-line override set the field."""
+    override = blame(root, loc)
+    if override is not None:
+        return f"{field_path(loc)} ({override.option})"
     line = _line_of(root, loc)
     return f"{field_path(loc)} (line {line})" if line else field_path(loc)
 
@@ -144,10 +150,11 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node]:
     return data, root
 
 
-def load_track_file(path: str | Path) -> tuple[TrackSpec, yaml.Node]:
-    """Read and validate a track file (phase one: structure and values, before plugins)."""
+def load_track_file(path: str | Path, overrides: Sequence[Override] = ()) -> tuple[TrackSpec, yaml.Node]:
+    """Read a track file, apply command-line ``overrides`` and validate the result (phase one:
+    structure and values, before plugins)."""
     path = Path(path)
-    data, root = read_yaml(path)
+    data, root = with_overrides(*read_yaml(path), overrides)
     try:
         return TrackSpec.model_validate(data), root
     except ValidationError as error:

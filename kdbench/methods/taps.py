@@ -2,16 +2,17 @@
 
 A model declares ``feature_taps: dict[str, str]`` (tap name to module path). Feature methods (hint,
 CRD) read a tap without touching the model's ``forward``: ``FeatureTap.read`` runs the model and
-returns its output together with the tapped feature. Outside ``read`` the hook stores nothing, and
-it is removed when the tap is garbage-collected, so a cached teacher shared by many runs carries no
-features and no hooks of finished runs.
+returns its output together with the tapped feature; ``FeatureTaps`` reads several taps in one
+forward. Outside ``read`` the hook stores nothing, and it is removed when the tap is
+garbage-collected, so a cached teacher shared by many runs carries no features and no hooks of
+finished runs.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import torch
@@ -75,28 +76,86 @@ class FeatureTap:
         finally:
             self._recording = False
 
+    def _take(self) -> Tensor:
+        """The feature seen during the last recording, forgotten here."""
+        value, self._value = self._value, None
+        if not isinstance(value, Tensor):
+            raise RuntimeError(f"feature tap {self.name!r} did not see a tensor during the call")
+        return value
+
     def read(self, call: Callable[..., Any], *args: Any) -> tuple[Any, Tensor]:
         """Run ``call(*args)`` (the model, or a function that runs it) and return its result
         with the feature this tap saw during the call."""
         with self._recording_on():
             result = call(*args)
-        value, self._value = self._value, None
-        if not isinstance(value, Tensor):
-            raise RuntimeError(f"feature tap {self.name!r} did not see a tensor during the call")
-        return result, value
+        return result, self._take()
 
     def close(self) -> None:
         """Remove the hook now (it is also removed when the tap is garbage-collected)."""
         self._finalizer()
 
 
-def probe(model: nn.Module, tap: FeatureTap, images: Tensor) -> Tensor:
-    """The feature of ``images`` at ``tap``, in eval mode and without gradients, for building
-    data-shaped parts; the model's train/eval mode is restored afterwards."""
+class FeatureTaps:
+    """Several taps of one model read in one forward: ``read(call, *args)`` returns
+    ``(call(*args), {name: feature})``, the features in the order of ``names``."""
+
+    def __init__(self, model: nn.Module, names: Iterable[str]):
+        self.taps = {name: FeatureTap(model, name) for name in names}
+
+    def read(self, call: Callable[..., Any], *args: Any) -> tuple[Any, dict[str, Tensor]]:
+        with ExitStack() as stack:
+            for tap in self.taps.values():
+                stack.enter_context(tap._recording_on())
+            result = call(*args)
+        return result, {name: tap._take() for name, tap in self.taps.items()}
+
+    def close(self) -> None:
+        """Remove every hook now."""
+        for tap in self.taps.values():
+            tap.close()
+
+
+def tap_names(model: nn.Module) -> list[str]:
+    """The taps ``model`` offers: those it declares, then ``penultimate`` when it is implicit
+    (the input of the last ``nn.Linear``)."""
+    names = list(getattr(model, "feature_taps", None) or {})
+    if PENULTIMATE not in names and any(isinstance(m, nn.Linear) for m in model.modules()):
+        names.append(PENULTIMATE)
+    return names
+
+
+def tap_path(model: nn.Module, name: str) -> str:
+    """Where tap ``name`` reads: its module's path, ``input of <path>`` for an input feature."""
+    module, from_input = resolve_tap(model, name)
+    path = next(path for path, candidate in model.named_modules() if candidate is module)
+    return f"input of {path or '<model>'}" if from_input else path or "<model>"
+
+
+@contextmanager
+def _inference(model: nn.Module) -> Iterator[None]:
+    """Eval mode without gradients; the model's train/eval mode is restored afterwards."""
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            return tap.read(model, images)[1]
+            yield
     finally:
         model.train(was_training)
+
+
+def probe(model: nn.Module, tap: FeatureTap, images: Tensor) -> Tensor:
+    """The feature of ``images`` at ``tap``, in eval mode and without gradients, for building
+    data-shaped parts; the model's train/eval mode is restored afterwards."""
+    with _inference(model):
+        return tap.read(model, images)[1]
+
+
+def probe_all(model: nn.Module, names: Iterable[str], images: Tensor) -> dict[str, Tensor]:
+    """The features of ``images`` at every tap in ``names`` from one forward, like ``probe``;
+    the hooks are removed afterwards."""
+    taps = FeatureTaps(model, names)
+    try:
+        with _inference(model):
+            return taps.read(model, images)[1]
+    finally:
+        taps.close()

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from kdbench.errors import KdbenchError
-from kdbench.methods.taps import FeatureTap, probe, resolve_tap
+from kdbench.methods.taps import FeatureTap, FeatureTaps, probe, probe_all, resolve_tap, tap_names, tap_path
 from kdbench.models.mlp import MLP
 
 from .conftest import lenet_pair, tiny_data
@@ -74,3 +74,53 @@ def test_probe_restores_the_mode_and_keeps_no_gradient() -> None:
     model.train()
     feature = probe(model, FeatureTap(model, "fc2"), torch.zeros(2, 1, 16, 16))
     assert model.training and not feature.requires_grad
+
+
+def test_several_taps_are_read_in_one_forward() -> None:
+    _, model = lenet_pair(tiny_data())
+    images = torch.randn(3, 1, 16, 16)
+    calls = []
+    model.register_forward_hook(lambda *_: calls.append(1))
+    names = ["fc1", "conv1", "penultimate", "fc2"]
+    taps = FeatureTaps(model, names)
+    logits, features = taps.read(model, images)
+    assert len(calls) == 1 and list(features) == names
+    for name in names:
+        alone, feature = FeatureTap(model, name).read(model, images)
+        torch.testing.assert_close(features[name], feature)
+        torch.testing.assert_close(logits, alone)
+    torch.testing.assert_close(features["fc2"], features["penultimate"])  # one module, two taps
+
+
+def test_several_taps_store_nothing_outside_read_and_close_their_hooks() -> None:
+    _, model = lenet_pair(tiny_data())
+    taps = FeatureTaps(model, ["conv1", "fc1"])
+    model(torch.zeros(2, 1, 16, 16))
+    assert all(tap._value is None for tap in taps.taps.values())
+    taps.read(model, torch.zeros(2, 1, 16, 16))
+    assert all(tap._value is None for tap in taps.taps.values())
+    with pytest.raises(RuntimeError, match="tap 'conv1' did not see a tensor"):
+        taps.read(lambda: None)
+    taps.close()
+    assert all(not m._forward_hooks for m in model.modules())
+    with pytest.raises(KdbenchError, match="no feature tap 'conv9'"):
+        FeatureTaps(model, ["conv1", "conv9"])
+
+
+def test_tap_names_and_paths_include_the_implicit_penultimate() -> None:
+    _, model = lenet_pair(tiny_data())
+    assert tap_names(model) == list(model.feature_taps)
+    assert tap_path(model, "conv2") == "features.4"
+    plain = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    assert tap_names(plain) == ["penultimate"]
+    assert tap_path(plain, "penultimate") == "input of 3" and tap_path(plain, "1") == "1"
+    assert tap_names(nn.Conv2d(1, 1, 1)) == []
+
+
+def test_probe_all_restores_the_mode_and_leaves_no_hook() -> None:
+    _, model = lenet_pair(tiny_data())
+    model.train()
+    features = probe_all(model, ["conv1", "fc1"], torch.zeros(2, 1, 16, 16))
+    assert model.training and not any(f.requires_grad for f in features.values())
+    assert features["conv1"].shape == (2, model.features[0].out_channels, 16, 16)
+    assert all(not m._forward_hooks for m in model.modules())
