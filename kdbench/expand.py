@@ -176,7 +176,8 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
         if needs_teacher and not track.teachers:
             check.problems.append(f"{where(('methods', i, 'name'), check.root)}: method "
                                   f"{ref.name!r} needs a teacher, but the track has none")
-        if info is not None and info.needs_labels:
+        if info is not None and resolved is not None and info.labels_needed(
+                info.Params.model_validate(resolved.params, context=context)):
             check.problems.extend(_unlabelled(track, i, check.root))
         if resolved is not None:
             met = {"student": {label: (model, 1) for label, model in students.items()},

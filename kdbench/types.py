@@ -38,7 +38,9 @@ class MethodInfo:
     ``factory(student, teacher, params)`` returns a ``kdbench.methods.Distiller``; ``teacher`` is
     ``None`` when ``needs_teacher`` is false. ``Params`` is validated with the pydantic context
     ``{"recipe": <student Recipe>}`` so a default can depend on the schedule (ESKD's stop epoch).
-    ``needs_labels``: the method trains on labels, so it is refused on data with ``labels: false``.
+    ``needs_labels``: the method trains on labels, so it is refused on data with ``labels: false``;
+    a function of the validated params where that depends on them (KD needs labels only when its
+    ``ce_weight`` is above 0).
     """
 
     name: str
@@ -46,11 +48,15 @@ class MethodInfo:
     factory: Callable[..., Any]
     Params: type[BaseModel] = NoParams
     needs_teacher: bool = True
-    needs_labels: bool = False
+    needs_labels: bool | Callable[[Any], bool] = False
     version: str | None = None
 
     def matches(self, name: str) -> bool:
         return name == self.name
+
+    def labels_needed(self, params: Any) -> bool:
+        """Whether the method with these validated params trains on labels."""
+        return bool(self.needs_labels(params) if callable(self.needs_labels) else self.needs_labels)
 
 
 @dataclass(frozen=True)

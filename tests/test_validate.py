@@ -202,7 +202,7 @@ def test_what_would_fail_at_run_time_is_refused(capsys, tiny_track, write_track,
 def test_unlabelled_data_for_one_student_names_that_student_field(capsys, tiny_track,
                                                                    write_track) -> None:
     tiny_track["students"][0]["distill_data"] = {"name": "digits", "labels": False}
-    tiny_track["methods"] = [{"name": "kd"}, {"name": "ce"}]
+    tiny_track["methods"] = [{"name": "kd", "params": {"ce_weight": 0}}, {"name": "ce"}]
     code, lines = validate(capsys, write_track(tiny_track))
     assert code == 2 and len(lines) == 1
     assert "methods.1.name" in lines[0] and "students.0.distill_data.labels" in lines[0]
@@ -242,4 +242,14 @@ def test_taps_of_ensemble_teachers_are_checked_on_the_ensemble(capsys, tiny_trac
                                 "teachers": ["mlp-128"]}
     assert validate(capsys, write_track(tiny_track)) == (0, [])
     tiny_track["methods"][3]["params"]["teacher_tap"] = "members.2.layers.1"
+    assert validate(capsys, write_track(tiny_track)) == (0, [])
+
+
+def test_kd_needs_labels_only_while_its_cross_entropy_is_on(capsys, tiny_track, write_track) -> None:
+    tiny_track["distill_data"] = {"name": "digits", "labels": False}
+    tiny_track["methods"] = [{"name": "kd"}, {"name": "hint", "params": {"ce_weight": 0.5}}]
+    code, lines = validate(capsys, write_track(tiny_track))
+    assert code == 2 and len(lines) == 2
+    assert "method 'kd' trains on labels" in lines[0] and "method 'hint' trains on labels" in lines[1]
+    tiny_track["methods"] = [{"name": "kd", "params": {"ce_weight": 0}}]
     assert validate(capsys, write_track(tiny_track)) == (0, [])
