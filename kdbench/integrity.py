@@ -10,10 +10,8 @@ import math
 import re
 from pathlib import Path
 
-from kdbench.specs import METRICS, SPLITS
+from kdbench.specs import METRICS, NON_NEGATIVE, PERCENT, SPLITS
 
-PERCENT = {"student_acc", "teacher_acc", "agreement", "kd_error", "student_ece", "teacher_ece"}
-NON_NEGATIVE = {"kl", "student_nll", "teacher_nll"}
 TEACHER_METRICS = {"teacher_acc", "teacher_nll", "teacher_ece", "agreement", "kl", "kd_error"}
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 UNITS = {"student_acc": "%", "teacher_acc": "%", "agreement": "%", "kd_error": "%",

@@ -17,6 +17,9 @@ BudgetName = Literal["full", "quick", "smoke"]
 BUDGETS: tuple[str, ...] = ("full", "quick", "smoke")
 Confidence = Literal["V", "V~", "S", "U"]
 SPLITS: tuple[str, ...] = ("test", "train")
+PERCENT = frozenset({"student_acc", "teacher_acc", "agreement", "kd_error", "student_ece",
+                     "teacher_ece"})
+NON_NEGATIVE = frozenset({"kl", "student_nll", "teacher_nll"})
 TRACK_NAME = r"^[a-z0-9][a-z0-9-]*$"  # with at most 64 characters, a folder name on every system
 METRICS: tuple[str, ...] = (
     "student_acc", "teacher_acc", "agreement", "kl", "kd_error",
@@ -227,6 +230,12 @@ class Reference(Strict):
         if unknown:
             raise ValueError(f"unknown metric {unknown[0]!r}; use '<split>.<metric>' with split in "
                              f"{SPLITS} and metric in {METRICS}")
+        for key, value in self.metrics.items():
+            metric = key.split(".", 1)[1]
+            if metric in PERCENT and not 0 <= value <= 100:
+                raise ValueError(f"metrics.{key}: {value:g} is not a percentage in [0, 100]")
+            if metric in NON_NEGATIVE and value < 0:
+                raise ValueError(f"metrics.{key}: {value:g} cannot be negative")
         return self
 
 

@@ -25,10 +25,9 @@ from kdbench.build import DataSource, build_model
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
 from kdbench.errors import DataNotFoundError, KdbenchError
-from kdbench.integrity import PERCENT
 from kdbench.plugins import PluginManager
 from kdbench.results import ResultStore, RunResult
-from kdbench.specs import TeacherSpec
+from kdbench.specs import PERCENT, TeacherSpec
 from kdbench.teachers import Ensemble, sha256_file
 
 

@@ -179,6 +179,10 @@ def test_anchors_for_repeated_recipes_still_work(capsys, tiny_track, write_track
     (lambda t: t["methods"][1].update(params={"temperature": "4"}), "methods.1.params.temperature",
      "valid number, not a string", "temperature: '4'"),
     (lambda t: t.update(seeds=[1, 1]), "seeds", "seed 1 is given twice", "1"),
+    (lambda t: t["references"][0]["metrics"].update({"test.student_acc": 200.0}), "references.0",
+     "metrics.test.student_acc: 200 is not a percentage in [0, 100]", "source: Made up for tests"),
+    (lambda t: t["references"][0]["metrics"].update({"test.kl": -5.0}), "references.0",
+     "metrics.test.kl: -5 cannot be negative", "source: Made up for tests"),
     (lambda t: t.update(name="a" * 300), "name", "at most 64 characters", f"name: {'a' * 300}"),
     (lambda t: t["methods"].append({"name": "hint", "params": {"teacher_tap": "layer9"}}),
      "methods.3.params.teacher_tap", "teacher mlp-64 (mlp): MLP has no feature tap 'layer9' "
