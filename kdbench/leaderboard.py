@@ -7,6 +7,7 @@ Rendering is deterministic: the same result files give the same bytes (no dates,
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,12 +104,19 @@ def plots(results: list[RunResult], track_name: str, budget: str) -> dict[str, b
     return {name: png for name, png in pictures.items() if png is not None}
 
 
+def plain(text: object, limit: int = 80) -> str:
+    """``text`` reduced to letters, digits, spaces and ``.,:;@+/=-()``, at most ``limit``
+    characters: what a result's unhashed provenance may put on a page (no markdown, no HTML)."""
+    kept = re.sub(r"[^A-Za-z0-9 .,:;@+/=()-]+", " ", str(text))
+    return " ".join(kept.split())[:limit] or "?"
+
+
 def hardware(results: list[RunResult]) -> str:
     """Where the numbers were made: each distinct machine and torch version, with its run count."""
     counts: dict[str, int] = defaultdict(int)
     for result in results:
-        torch_version = result.provenance.get("torch", "?")
-        counts[f"{hardware_label(result.provenance)}, torch {torch_version}"] += 1
+        label = plain(hardware_label(result.provenance), 120)
+        counts[f"{label}, torch {plain(result.provenance.get('torch', '?'), 40)}"] += 1
     return "; ".join(f"{label} ({n} runs)" if len(counts) > 1 else label
                      for label, n in sorted(counts.items()))
 

@@ -137,43 +137,41 @@ def load_teacher(pm: PluginManager, spec: TeacherSpec, folder: Path, data: DataS
 
 
 def check(pm: PluginManager, result: RunResult, path: Path, cache: Path, data: DataSource,
-          device: torch.device, teachers: list[Path], copy_to: Path | None = None) -> str:
-    """Recompute ``result``'s test metrics; a line saying what held, or ``Mismatch``."""
-    spec = result.spec
-    test = data.evaluation(spec.dataset, spec.test_limit)
-    student = load_student(pm, result, student_weights(path, cache, spec.run_id), test)
-    teacher = None
+          device: torch.device, teachers: list[Path], copy_to: Path | None = None) -> bool:
+    """Recompute ``result``'s metrics on both splits; whether the teacher's and the fidelity
+    metrics were checked too (False: its weights were not found). A difference is ``Mismatch``."""
+    spec, teacher = result.spec, None
     if spec.teacher is not None:
         for folder in teachers:
             teacher = load_teacher(pm, spec.teacher, folder, data, result.teacher_sha256)
             if teacher is not None:
                 if copy_to is not None and folder.resolve() != Path(copy_to).resolve():
                     copy_teacher(spec.teacher, folder, Path(copy_to))
+                teacher = teacher.to(device)
                 break
+    splits = {"test": data.evaluation(spec.dataset, spec.test_limit),
+              "train": data.training(spec.distill_data, spec.dataset, spec.train_limit)}
+    student = load_student(pm, result, student_weights(path, cache, spec.run_id), splits["test"])
     batch = spec.recipe.eval_batch_size
-    teacher_logits = predict(teacher.to(device), test, batch, device) if teacher else None
-    metrics = split_metrics(predict(student.to(device), test, batch, device), test.labels,
-                            teacher_logits)
-    recorded = result.metrics["test"]
-    checked = []
-    for name, value in metrics.items():
-        if value is None or recorded.get(name) is None:
-            continue
-        if not close(name, recorded[name], value, len(test)):
-            raise Mismatch(f"test {name} is {recorded[name]:g} in the file but {value:g} recomputed")
-        checked.append(name)
-    unchecked = spec.teacher is not None and teacher is None
-    return (f"{len(checked)} test metrics hold" + ("; teacher weights not found, so the teacher's "
-                                                    "and fidelity metrics were not checked"
-                                                    if unchecked else ""))
+    for split, examples in splits.items():
+        values = split_metrics(predict(student.to(device), examples, batch, device), examples.labels,
+                               predict(teacher, examples, batch, device) if teacher else None)
+        for name, value in values.items():
+            recorded = result.metrics[split].get(name)
+            if value is not None and recorded is not None and not close(name, recorded, value,
+                                                                         len(examples)):
+                raise Mismatch(f"{split} {name} is {recorded:g} in the file but {value:g} recomputed")
+    return spec.teacher is None or teacher is not None
 
 
 def verify_results(pm: PluginManager, root: Path, cache: Path, data: DataSource,
                    device: torch.device, teachers: Path | None = None, track: str | None = None,
                    sample: int | None = None, seed: int = 0, copy_teachers: Path | None = None,
+                   allow_missing_teachers: bool = False,
                    say: Callable[[str], object] = print) -> Report:
     """Check the results under ``root`` (all, or ``sample`` drawn with ``seed``); with
-    ``copy_teachers``, copy the teacher weights that the checks used into that folder."""
+    ``copy_teachers``, copy the teacher weights that the checks used into that folder. A result
+    whose teacher's weights are not found fails, unless ``allow_missing_teachers``."""
     store, report = ResultStore(root), Report()
     scan = store.scan(track)
     for error in scan.rejected:
@@ -186,7 +184,7 @@ def verify_results(pm: PluginManager, root: Path, cache: Path, data: DataSource,
     for result in finished:
         path = store.path(result.spec)
         try:
-            line = check(pm, result, path, Path(cache), data, device, folders, copy_teachers)
+            complete = check(pm, result, path, Path(cache), data, device, folders, copy_teachers)
         except DataNotFoundError as error:
             report.skipped += 1
             say(f"skipped {path}: {str(error).splitlines()[0]}")
@@ -195,6 +193,13 @@ def verify_results(pm: PluginManager, root: Path, cache: Path, data: DataSource,
             report.failed += 1
             say(f"FAILED {path}: {error}")
             continue
+        if not complete and not allow_missing_teachers:
+            report.failed += 1
+            say(f"FAILED {path}: the teacher's weights were not found (in {', '.join(map(str, folders))}), "
+                "so its fidelity and teacher metrics cannot be checked (--allow-missing-teachers "
+                "checks the student's own)")
+            continue
         report.verified += 1
-        say(f"ok {path}: {line}")
+        say(f"ok {path}: every metric of both splits holds" if complete else
+            f"ok {path}: the student's own metrics hold; the teacher's weights were not found")
     return report

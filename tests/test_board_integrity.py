@@ -105,7 +105,7 @@ def test_a_partly_finished_budget_is_flagged(work, capsys) -> None:
 def test_verify_reproduces_every_number_and_catches_an_edit(work, capsys) -> None:
     assert main(["verify"]) == 0
     out = capsys.readouterr().out
-    assert "10 verified, 0 failed" in out and "teacher weights not found" not in out
+    assert "10 verified, 0 failed" in out and out.count("every metric of both splits holds") == 10
     path, data = kd_result(work)
     data["metrics"]["test"]["student_acc"] += 1.0  # a plausible, self-consistent edit
     path.write_text(json.dumps(data))
@@ -158,7 +158,33 @@ def test_teachers_copied_by_verify_verify_published_results_without_a_cache(work
     assert [p.name for p in (work / "shipped").rglob("*.safetensors")].count("model.safetensors") == 4
     shutil.rmtree(work / "cache" / "teachers")
     capsys.readouterr()
-    assert main(["verify"]) == 0
-    assert "teacher weights not found" in capsys.readouterr().out
+    assert main(["verify"]) == 1  # fidelity metrics that cannot be checked fail
+    out = capsys.readouterr().out
+    assert out.count("the teacher's weights were not found") == 8 and "8 failed" in out
+    assert main(["verify", "--allow-missing-teachers"]) == 0
+    assert "10 verified, 0 failed" in capsys.readouterr().out
     assert main(["verify", "--teachers", "shipped"]) == 0
-    assert "teacher weights not found" not in capsys.readouterr().out
+    assert capsys.readouterr().out.count("every metric of both splits holds") == 10
+
+
+def test_verify_checks_the_training_split_too(work, capsys) -> None:
+    path, data = kd_result(work)
+    data["metrics"]["train"]["student_acc"] = min(100.0, data["metrics"]["train"]["student_acc"] + 5)
+    path.write_text(json.dumps(data))
+    assert main(["verify"]) == 1
+    assert "train student_acc is" in capsys.readouterr().out
+
+
+def test_provenance_text_cannot_put_markup_on_a_page(work, capsys) -> None:
+    for path in result_files(work):
+        data = json.loads(path.read_text())
+        data["provenance"]["cpu"]["model"] = "EVIL | x |\n\n# HACKED <script>alert(1)</script> [x](http://e)"
+        data["provenance"]["torch"] = "2.0 | `injected`"
+        path.write_text(json.dumps(data))
+    assert board(capsys)[0] == 0
+    page = (work / "results" / "tiny.md").read_text()
+    made_on = next(line for line in page.splitlines() if line.startswith("Made on: "))
+    assert "EVIL x" in made_on and "HACKED script" in made_on
+    assert not any(mark in made_on.removeprefix("Made on: ").split(". Runs are")[0]
+                   for mark in "|#<>[]`\n")
+    assert "# HACKED" not in page and "<script>" not in page
