@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from kdbench.errors import KdbenchError
+from kdbench.yamlload import TrackLoader, load_yaml
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,10 @@ def _value(text: str, option: str) -> Any:
     if not text.strip():
         raise KdbenchError(f"{option}: give a value after '=' (null for none)")
     try:
-        tokens = list(yaml.scan(text, Loader=yaml.SafeLoader))
+        tokens = list(yaml.scan(text, Loader=TrackLoader))
         if any(isinstance(t, (yaml.AnchorToken, yaml.AliasToken, yaml.TagToken)) for t in tokens):
             raise KdbenchError(f"{option}: anchors, aliases and tags are not allowed in a value")
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise KdbenchError(f"{option}: the value is not valid YAML ({problem}); quote the whole "

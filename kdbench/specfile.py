@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from kdbench.errors import SpecError
 from kdbench.overrides import Override, blame, with_overrides
 from kdbench.specs import TrackSpec
+from kdbench.yamlload import TrackLoader, load_yaml
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
@@ -130,14 +131,14 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node]:
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(str(path), [f"cannot read file: {error}"]) from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=TrackLoader)
         if root is not None and _too_large(root):
             raise SpecError(str(path), [f"the file expands to more than {MAX_VALUES:,} values "
                                         "(check its aliases); a track is far smaller"])
         duplicates = duplicate_keys(root) if root is not None else []
         if duplicates:
             raise SpecError(str(path), duplicates)
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

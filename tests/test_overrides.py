@@ -182,3 +182,10 @@ def test_run_trains_the_overridden_track(capsys, tmp_path, tiny_track, write_tra
     [result] = [json.loads(p.read_text()) for p in results.rglob("*.json")]
     assert result["spec"]["method"]["name"] == "ce" and result["status"] == "ok"
     assert result["spec"]["recipe"]["lr"] == 0.03 and len(result["history"]) == 1
+
+
+def test_an_exponent_without_a_dot_is_a_number() -> None:
+    from kdbench.overrides import parse_overrides
+
+    (override,) = parse_overrides(["student_recipe.lr=1e-3"])
+    assert override.value == 0.001

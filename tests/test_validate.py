@@ -257,3 +257,13 @@ def test_kd_needs_labels_only_while_its_cross_entropy_is_on(capsys, tiny_track, 
     assert "method 'kd' trains on labels" in lines[0] and "method 'hint' trains on labels" in lines[1]
     tiny_track["methods"] = [{"name": "kd", "params": {"ce_weight": 0}}]
     assert validate(capsys, write_track(tiny_track)) == (0, [])
+
+
+def test_exponents_without_a_dot_are_numbers(capsys, tiny_track, write_track) -> None:
+    text = write_track(tiny_track).read_text().replace("lr: 0.05", "lr: 5e-2", 1)
+    path = write_track(text, "exponent.yaml")
+    assert "lr: 5e-2" in path.read_text() and validate(capsys, path) == (0, [])
+    from kdbench.specfile import load_track_file
+
+    track, _ = load_track_file(path, ())
+    assert track.teacher_recipe.lr == 0.05 or track.student_recipe.lr == 0.05
