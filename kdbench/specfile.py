@@ -70,10 +70,15 @@ def where(loc: tuple[Any, ...], root: yaml.Node | None) -> str:
 
 def problems_of(error: ValidationError, root: yaml.Node | None = None,
                 prefix: tuple[Any, ...] = ()) -> list[str]:
-    """One line per pydantic error: ``field.path (line N): message``."""
+    """One line per pydantic error: ``field.path (line N): message``. A list found too short only
+    because its items failed is not reported again (the items' own errors say why)."""
+    errors = [(prefix + tuple(part for part in item["loc"] if not str(part).startswith("function-")),
+               item) for item in error.errors()]
     lines = []
-    for item in error.errors():
-        loc = prefix + tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+    for loc, item in errors:
+        if item["type"] == "too_short" and any(len(other) > len(loc) and other[:len(loc)] == loc
+                                               for other, _ in errors):
+            continue
         lines.append(f"{where(loc, root)}: {_message(item)}")
     return lines
 

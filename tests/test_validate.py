@@ -267,3 +267,9 @@ def test_exponents_without_a_dot_are_numbers(capsys, tiny_track, write_track) ->
 
     track, _ = load_track_file(path, ())
     assert track.teacher_recipe.lr == 0.05 or track.student_recipe.lr == 0.05
+
+
+def test_a_lone_bad_seed_is_one_problem_not_two(capsys, tiny_track, write_track) -> None:
+    tiny_track["seeds"] = [2**64 + 1]
+    code, lines = validate(capsys, write_track(tiny_track))
+    assert code == 2 and len(lines) == 1 and "seeds.0" in lines[0]
