@@ -183,9 +183,9 @@ def parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser(
         "verify", help="re-evaluate results from their kept student weights",
-        description="Re-evaluate result files on their test split from the kept student weights "
-                    "(next to the result file or in <cache>/students/, sha256-checked) and the "
-                    "teacher's weights (in the cache or --teachers), and check every test metric.")
+        description="Re-evaluate result files on their test and training splits from the kept "
+                    "student weights (beside the result file, sha256-checked) and the teacher's "
+                    "weights (in the cache or --teachers), and check every metric.")
     verify.add_argument("--results", type=Path, default=None,
                         help="result files to check (default: KDBENCH_RESULTS, else ./results)")
     verify.add_argument("--published", action="store_true",
