@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from kdbench.errors import KdbenchError
+from kdbench.errors import KdbenchError, UnknownNameError
 
 if TYPE_CHECKING:
     from kdbench.overrides import Override
@@ -308,7 +308,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     if given:
         raise KdbenchError(f"{', '.join(given)}: only for `kdbench show model NAME`")
     pm = _pm(args)
-    path = track_path(args.track, pm)
+    try:
+        path = track_path(args.track, pm)
+    except UnknownNameError as error:
+        if any(info.matches(args.track) for info in (entry.info for entry in pm.models)):
+            raise UnknownNameError(f"{error}; {args.track!r} is a model: kdbench show model "
+                                   f"{args.track}") from None
+        raise
     track, root = load_track_file(path, overrides)
     runs = {budget: expand(track, budget, pm, source=str(path), root=root) for budget in track.budgets}
     print(track_view(track, str(path), runs, overrides), end="")

@@ -157,3 +157,8 @@ def test_show_prints_each_builtin_track_as_a_track_that_validates_to_the_same(ca
         assert shown.pop("file") == str(path)
         assert set(shown.pop("resolved")) == set(shown.get("budgets", ["full"]))
         assert TrackSpec.model_validate(shown) == load_track_file(path)[0], path.name
+
+
+def test_show_of_a_model_name_points_at_show_model(capsys) -> None:
+    assert main(["show", "wrn-16-2"]) == 2
+    assert "'wrn-16-2' is a model: kdbench show model wrn-16-2" in capsys.readouterr().err
