@@ -25,6 +25,7 @@ from kdbench.integrity import SHA256, UNITS, location_problem, metric_problems
 from kdbench.specs import RunSpec
 
 SCHEMA_VERSION = 1
+MAX_BYTES = 64 << 20  # a result with a 10,000-epoch history is under 10 MB
 log = logging.getLogger("kdbench.results")
 
 
@@ -174,6 +175,9 @@ class ResultStore:
     def read(self, path: Path) -> RunResult:
         """The result in ``path`` after every check, or ``InvalidResult`` saying what failed."""
         try:
+            if path.stat().st_size > MAX_BYTES:
+                raise InvalidResult(path, f"{path.stat().st_size:,} bytes; a result file is under "
+                                          f"{MAX_BYTES:,}")
             result = RunResult.model_validate_json(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as error:
             raise InvalidResult(path, f"cannot read it ({error})") from None

@@ -113,3 +113,14 @@ def test_protocol_id_ignores_code_versions_only(pm, tiny_track) -> None:
         update={"code": ("kdbench:mlp@2",)})})
     assert newer.run_id != spec.run_id and protocol_id(newer) == protocol_id(spec)
     assert protocol_id(spec.model_copy(update={"seed": 5})) != protocol_id(spec)
+
+
+def test_an_oversized_file_is_refused_unread(tmp_path, monkeypatch) -> None:
+    import kdbench.results
+
+    monkeypatch.setattr(kdbench.results, "MAX_BYTES", 100)
+    big = tmp_path / "tiny" / "full" / "0123456789abcdef.json"
+    big.parent.mkdir(parents=True)
+    big.write_text("{" + " " * 200 + "}")
+    (rejected,) = ResultStore(tmp_path).scan().rejected
+    assert "a result file is under 100" in rejected.reason
