@@ -13,6 +13,7 @@ from pathlib import Path
 from kdbench.specs import METRICS, NON_NEGATIVE, PERCENT, SPLITS
 
 TEACHER_METRICS = {"teacher_acc", "teacher_nll", "teacher_ece", "agreement", "kl", "kd_error"}
+FIDELITY = ["agreement", "kl", "kd_error"]  # every run with a teacher has them, on both splits
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 UNITS = {"student_acc": "%", "teacher_acc": "%", "agreement": "%", "kd_error": "%",
          "student_ece": "%", "teacher_ece": "%", "kl": "nats", "student_nll": "nats",
@@ -55,6 +56,7 @@ def metric_problems(metrics: dict[str, dict[str, float | None]], has_teacher: bo
         if agree is not None and error is not None and abs(agree + error - 100) > 1e-6:
             problems.append(f"metrics.{split}: agreement {agree} and kd_error {error} do not add "
                             "up to 100")
-        if has_teacher and values.get("agreement") is None:
-            problems.append(f"metrics.{split}.agreement is missing for a run with a teacher")
+        needed = (["student_acc"] if split == "test" else []) + (FIDELITY if has_teacher else [])
+        problems += [f"metrics.{split}.{name} is missing" for name in needed
+                     if values.get(name) is None]
     return problems

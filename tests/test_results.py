@@ -71,6 +71,8 @@ def test_broken_result_file_is_named(tmp_path) -> None:
     ({"metrics__test__agreement": 99.95}, "do not add up to 100"),
     ({"metrics__test__student_nll": math.nan}, "not a finite number"),
     ({"metrics__test__mystery": 1.0}, "unknown metric"),
+    ({"metrics__test__student_acc": None}, "metrics.test.student_acc is missing"),
+    ({"metrics__train__kl": None}, "metrics.train.kl is missing"),
     ({"student_sha256": "abc"}, "not a sha256 digest"),
     ({"status": "failed"}, "must say why"),
     ({"surprise": 1}, "Extra inputs are not permitted"),
