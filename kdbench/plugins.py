@@ -99,10 +99,12 @@ class Catalog(Generic[T]):
     """The things of one kind (methods, models, ...) that all plugins provide, by name; a name
     that several plugins provide is a ``Conflict`` and an error where it is used."""
 
-    def __init__(self, kind: str, entries: list[Registered[T]], conflicts: tuple[Conflict, ...] = ()):
+    def __init__(self, kind: str, entries: list[Registered[T]], conflicts: tuple[Conflict, ...] = (),
+                 broken: tuple[PluginFailure, ...] = ()):
         self.kind = kind
         self.entries = sorted(entries, key=lambda entry: entry.info.name)
         self.conflicts = conflicts
+        self.broken = broken  # plugins that were skipped: an unknown name may be theirs
 
     def __iter__(self) -> Iterator[Registered[T]]:
         return iter(self.entries)
@@ -129,10 +131,31 @@ class Catalog(Generic[T]):
         hint = f"; did you mean {' or '.join(hints)}?" if hints else ""
         known = ", ".join(naming(e.info.pattern) if getattr(e.info, "pattern", None) else e.info.name
                           for e in self.entries) or "none installed"
-        raise UnknownNameError(f"unknown {self.kind[:-1]} {name!r}{hint} (known: {known})")
+        skipped = "".join(f"; plugin {failure.plugin!r} ({failure.distribution}) was skipped "
+                          f"({failure.reason}), which may be why" for failure in self.broken)
+        raise UnknownNameError(f"unknown {self.kind[:-1]} {name!r}{hint} (known: {known}){skipped}")
 
     def get(self, name: str) -> T:
         return self.find(name).info
+
+
+HOOKS = tuple(sorted(name for name in dir(hookspecs) if name.startswith("kdbench_")))
+
+
+def unknown_hooks(plugin: object) -> str | None:
+    """Why ``plugin`` cannot load when it marks a function that is no kdbench hook (a misspelling)."""
+    for name in sorted(dir(plugin)):
+        if hasattr(getattr(plugin, name, None), f"{GROUP}_impl") and name not in HOOKS:
+            close = difflib.get_close_matches(name, HOOKS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (the hooks: {', '.join(HOOKS)})"
+            return f"{name!r} is marked @kdbench.hookimpl but is no kdbench hook{hint}"
+    return None
+
+
+def unmarked_hooks(plugin: object) -> list[str]:
+    """Functions of ``plugin`` named like a hook but not marked as one (pluggy ignores them)."""
+    return [name for name in sorted(dir(plugin)) if name in HOOKS
+            and callable(getattr(plugin, name)) and not hasattr(getattr(plugin, name), f"{GROUP}_impl")]
 
 
 def one_line(error: BaseException) -> str:
@@ -168,6 +191,10 @@ class PluginManager(pluggy.PluginManager):
         """Register one plugin object; a plugin with an invalid, unknown or no hook is skipped."""
         if self.is_blocked(name):
             return
+        unknown = unknown_hooks(plugin)
+        if unknown:
+            self.fail(name, distribution, unknown)
+            return
         try:
             self.register(plugin, name=name)
             self.check_pending()
@@ -181,6 +208,9 @@ class PluginManager(pluggy.PluginManager):
             self.fail(name, distribution, "registers no kdbench hook (no function marked "
                                           "@kdbench.hookimpl)")
             return
+        for function in unmarked_hooks(plugin):
+            log.warning("plugin %r (%s): %s is not marked @kdbench.hookimpl, so kdbench ignores it",
+                        name, distribution, function)
         self.distributions[name] = distribution
         self._catalogs.clear()
 
@@ -220,6 +250,7 @@ class PluginManager(pluggy.PluginManager):
             if len(self.failures) == failed:
                 break
         for catalog in catalogs.values():
+            catalog.broken = tuple(self.failures)
             for conflict in catalog.conflicts:
                 if self.strict:
                     raise PluginError(f"{conflict} (strict plugin mode)")

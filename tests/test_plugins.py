@@ -290,3 +290,40 @@ def test_unknown_family_name_suggests_the_naming_pattern(install, pm: PluginMana
                               "(e.g. 'convnet-4')?")
     assert "'convnet'?" not in message
     assert manager.models.get("convnet-6").name == "convnet"
+
+
+PARTLY_MARKED = """
+    from kdbench import hookimpl
+
+
+    def kdbench_methods():
+        return []
+
+
+    @hookimpl
+    def kdbench_tracks():
+        return []
+"""
+
+
+def test_a_hook_without_its_marker_is_named(install, capsys) -> None:
+    install("kdbench-partly", {"kdbench_partly": PARTLY_MARKED}, {"partly": "kdbench_partly"})
+    assert main(["list", "methods"]) == 0
+    assert ("plugin 'partly' (kdbench-partly 0.1): kdbench_methods is not marked "
+            "@kdbench.hookimpl, so kdbench ignores it") in capsys.readouterr().err
+
+
+def test_a_misspelt_hook_is_named_with_the_right_name(install, capsys) -> None:
+    install("kdbench-typo", {"kdbench_typo": PARTLY_MARKED.replace(
+        "def kdbench_tracks", "def kdbench_track")}, {"typo": "kdbench_typo"})
+    assert main(["list", "methods"]) == 0
+    assert ("'kdbench_track' is marked @kdbench.hookimpl but is no kdbench hook; did you mean "
+            "'kdbench_tracks'?") in capsys.readouterr().err
+
+
+def test_an_unknown_name_mentions_a_plugin_that_was_skipped(install, capsys) -> None:
+    install("kdbench-broken", {"kdbench_broken": "import no_such_module\n"}, {"broken": "kdbench_broken"})
+    assert main(["show", "my-track"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len([line for line in err if "error" in line]) == 1
+    assert "unknown track 'my-track'" in err[-1] and "plugin 'broken' (kdbench-broken 0.1) was skipped" in err[-1]
