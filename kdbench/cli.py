@@ -257,10 +257,12 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{store.root / track.name / args.budget}", file=sys.stderr)
     with Progress(len(runs)) as progress:
         results = runner.run(runs, progress)
-    print(budget_section(results, track, args.budget))
-    if runner.stale:
-        print(f"kdbench: {len(runner.stale)} result(s) above were made by other plugin code and "
-              "reused (--reuse-stale); boards leave them off", file=sys.stderr)
+    stale = {result.run_id for result in runner.stale}
+    print(budget_section([r for r in results if r.run_id not in stale], track, args.budget,
+                         stale=len(stale), other_code=len(stale)))
+    if stale:
+        print(f"kdbench: {len(stale)} result(s) were made by other plugin code and reused "
+              "(--reuse-stale); the board above leaves them off", file=sys.stderr)
     failed = [r for r in results if not r.ok]
     if failed:
         print(f"kdbench: {len(failed)} of {len(results)} runs failed", file=sys.stderr)

@@ -166,11 +166,14 @@ class ResultStore:
         return scan
 
     def same_protocol(self, spec: RunSpec) -> list[RunResult]:
-        """Valid finished results in ``spec``'s folder that ran its protocol with other code."""
+        """Valid finished results in ``spec``'s folder that ran its protocol with other code, the
+        newest first."""
         wanted = protocol_id(spec)
-        return [result for result in self.scan(spec.track).results
-                if result.ok and result.spec.budget == spec.budget
-                and result.run_id != spec.run_id and protocol_id(result.spec) == wanted]
+        found = [result for result in self.scan(spec.track).results
+                 if result.ok and result.spec.budget == spec.budget
+                 and result.run_id != spec.run_id and protocol_id(result.spec) == wanted]
+        return sorted(found, key=lambda result: (str(result.provenance.get("date", "")),
+                                                 self.path(result.spec).stat().st_mtime), reverse=True)
 
     def read(self, path: Path) -> RunResult:
         """The result in ``path`` after every check, or ``InvalidResult`` saying what failed."""

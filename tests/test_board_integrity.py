@@ -90,7 +90,8 @@ def test_results_of_an_edited_track_are_stale_and_left_off(work, capsys) -> None
     (work / "tiny.yaml").write_text(yaml.safe_dump(track))
     assert board(capsys)[0] == 0
     page = (work / "results" / "tiny.md").read_text()
-    assert "10 result file(s) are not in the track's current expansion" in page
+    assert ("10 result file(s) of this budget are not in the track's current expansion and are left "
+            "off: 10 of another protocol") in page
     assert "### Accuracy" not in page and "No results yet" in page
 
 
@@ -131,16 +132,16 @@ def test_a_changed_plugin_version_is_not_reused_unless_asked(work, capsys, monke
     reset_plugin_manager()
     args = ["run", "--spec", "tiny.yaml", "--budget", "smoke", "--results", "results"]
     assert main([*args, "--reuse-stale"]) == 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert err.count("reused STALE result") == 10 and "kdbench:kd@1" in err and "kdbench:kd@2" in err
     assert set(result_files(work)) == before
+    assert "left off: 10 made by other plugin code" in out and "| kd " not in out
     assert main(args) == 0
     err = capsys.readouterr().err
     assert err.count("again: its result was made by other code") == 10
     assert len(set(result_files(work)) - before) == 10
     assert board(capsys)[0] == 0  # the board shows the new results, the old ones as stale
-    assert "10 result file(s) of this budget are not in the track's current expansion" in (
-        work / "results" / "tiny.md").read_text()
+    assert "left off: 10 made by other plugin code" in (work / "results" / "tiny.md").read_text()
 
 
 def test_provenance_names_the_code_and_the_machine(work) -> None:
@@ -188,3 +189,27 @@ def test_provenance_text_cannot_put_markup_on_a_page(work, capsys) -> None:
     assert not any(mark in made_on.removeprefix("Made on: ").split(". Runs are")[0]
                    for mark in "|#<>[]`\n")
     assert "# HACKED" not in page and "<script>" not in page
+
+
+def test_the_newest_stale_result_is_the_one_reused(work, capsys, monkeypatch) -> None:
+    import kdbench.builtin
+
+    args = ["run", "--spec", "tiny.yaml", "--budget", "smoke", "--results", "results"]
+    monkeypatch.setattr(kdbench.builtin, "BUILTIN_VERSION", "2")
+    reset_plugin_manager()
+    assert main(args) == 0  # made by version 2, dated after the version-1 results
+    monkeypatch.setattr(kdbench.builtin, "BUILTIN_VERSION", "3")
+    reset_plugin_manager()
+    capsys.readouterr()
+    assert main([*args, "--reuse-stale"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("kdbench:kd@2") >= 1 and "kdbench:kd@1" not in err
+
+
+def test_results_of_a_track_whose_plugin_broke_stop_the_board(work, capsys, install) -> None:
+    (work / "results" / "tiny.md").write_text("the page as it was\n")
+    install("kdbench-broken", {"kdbench_broken": "import no_such_module\n"}, {"broken": "kdbench_broken"})
+    assert main(["leaderboard"]) == 2
+    err = capsys.readouterr().err
+    assert "results of track 'tiny', which no loaded plugin provides, while plugin 'broken'" in err
+    assert (work / "results" / "tiny.md").read_text() == "the page as it was\n"

@@ -326,4 +326,5 @@ def test_an_unknown_name_mentions_a_plugin_that_was_skipped(install, capsys) -> 
     assert main(["show", "my-track"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len([line for line in err if "error" in line]) == 1
-    assert "unknown track 'my-track'" in err[-1] and "plugin 'broken' (kdbench-broken 0.1) was skipped" in err[-1]
+    assert "unknown track 'my-track'" in err[-1]
+    assert "plugin 'broken' (kdbench-broken 0.1) was skipped" in err[-1]
