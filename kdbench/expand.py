@@ -24,8 +24,11 @@ from kdbench.specfile import load_track_file, problems_of, where
 from kdbench.specs import DataRef, Recipe, Ref, RunSpec, TeacherSpec, TrackSpec, patched
 from kdbench.versions import code_versions
 
-TAP_FIELDS = {"student_tap": "student", "teacher_tap": "teacher"}
-"""Method parameters that name a feature tap of the student or of the teacher (hint, CRD)."""
+TAP_FIELDS = {"student_tap": ("student",), "teacher_tap": ("teacher",),
+              "student_taps": ("student",), "teacher_taps": ("teacher",),
+              "tap": ("student", "teacher"), "taps": ("student", "teacher")}
+"""Method parameters that name feature taps (a name, or a list of names) of the student, of the
+teacher, or of both (hint and CRD's ``student_tap``; an attention method's ``taps``)."""
 
 
 def non_finite(value: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -114,22 +117,27 @@ class _Checker:
              models: dict[str, dict[str, tuple[Ref | None, int]]]) -> None:
         """Every feature tap that ``method`` names exists in the students and teachers it meets
         (``models``: "student" and "teacher" to {label: (model, members)}), on meta-device builds."""
-        for field, role in TAP_FIELDS.items():
-            tap = method.params.get(field)
-            for label, (ref, members) in models[role].items():
-                if not isinstance(tap, str) or ref is None:
-                    continue
-                key = (ref.model_dump_json(), members)
-                if key not in self._meta:
-                    self._meta[key] = meta_model(pm, ref, members)
-                model = self._meta[key]
-                if model is None:
-                    continue
-                try:
-                    resolve_tap(model, tap)
-                except KdbenchError as error:
-                    self.problems.append(f"{where(loc + ('params', field), self.root)}: {role} "
-                                         f"{label} ({ref.name}): {error}")
+        for field, roles in TAP_FIELDS.items():
+            value = method.params.get(field)
+            taps = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+            for role in roles:
+                for label, (ref, members) in models[role].items():
+                    for tap in (tap for tap in taps if isinstance(tap, str) and ref is not None):
+                        self._tap(pm, tap, ref, members, loc + ("params", field), f"{role} {label}")
+
+    def _tap(self, pm: PluginManager, tap: str, ref: Ref, members: int, loc: tuple[Any, ...],
+             who: str) -> None:
+        """Report ``tap`` at ``loc`` when the model of ``ref`` (a meta-device build) lacks it."""
+        key = (ref.model_dump_json(), members)
+        if key not in self._meta:
+            self._meta[key] = meta_model(pm, ref, members)
+        model = self._meta[key]
+        if model is None:
+            return
+        try:
+            resolve_tap(model, tap)
+        except KdbenchError as error:
+            self.problems.append(f"{where(loc, self.root)}: {who} ({ref.name}): {error}")
 
     def raise_if_any(self) -> None:
         if self.problems:

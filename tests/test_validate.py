@@ -273,3 +273,30 @@ def test_a_lone_bad_seed_is_one_problem_not_two(capsys, tiny_track, write_track)
     tiny_track["seeds"] = [2**64 + 1]
     code, lines = validate(capsys, write_track(tiny_track))
     assert code == 2 and len(lines) == 1 and "seeds.0" in lines[0]
+
+
+TAPS_METHOD = """
+    from kdbench import MethodInfo, hookimpl
+    from kdbench.types import Params
+
+
+    class TapsParams(Params):
+        taps: list[str] = ["hidden0"]
+
+
+    @hookimpl
+    def kdbench_methods():
+        return [MethodInfo("at-like", "reads taps of both networks", object, TapsParams)]
+"""
+
+
+def test_a_list_of_taps_is_checked_on_student_and_teacher(capsys, tiny_track, write_track,
+                                                          install) -> None:
+    install("kdbench-taps", {"kdbench_taps": TAPS_METHOD}, {"taps": "kdbench_taps"})
+    tiny_track["methods"] = [{"name": "at-like", "params": {"taps": ["hidden0", "nosuch"]}}]
+    code, lines = validate(capsys, write_track(tiny_track))
+    assert code == 2 and len(lines) == 3  # the student and both teachers lack it
+    assert all("methods.0.params.taps" in line and "no feature tap 'nosuch'" in line for line in lines)
+    assert any("student mlp-16" in line for line in lines)
+    tiny_track["methods"] = [{"name": "at-like", "params": {"taps": ["hidden0"]}}]
+    assert validate(capsys, write_track(tiny_track)) == (0, [])
