@@ -486,7 +486,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for name, plugin in sorted(pm.list_name_plugin()):
         if plugin is None:  # blocked: listed below as disabled
             continue
-        counts = [f"{len([e for e in pm.catalog(k) if e.plugin == name])} {k}" for k in KINDS]
+        found = {k: sum(e.plugin == name for e in pm.catalog(k)) for k in KINDS}
+        counts = [f"{n} {k if n != 1 else k[:-1]}" for k, n in found.items()]
         print(f"  {name} ({pm.distributions.get(name, '?')}): {', '.join(counts)}")
     for name in pm.blocked:
         where = f"({pm.disabled[name]})" if name in pm.disabled else "(no plugin of that name is installed)"
