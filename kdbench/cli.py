@@ -158,6 +158,11 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE", help="track YAML files")
     validate.add_argument("--set", action="append", dest="overrides", metavar="PATH=VALUE",
                           help=f"{SET_HELP}; applied to every file (default: none)")
+    validate.add_argument("--data", action="store_true",
+                          help="also load the data sets and check the training data of every run "
+                               "(an empty subset, a class a per_class subset leaves out), as "
+                               "`kdbench run` does before it trains")
+    validate.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
 
     sub.add_parser("schema", help="print the JSON Schema of a track file")
 
@@ -375,12 +380,36 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             track = validate_file(path, pm, overrides)
+            if args.data:
+                data_checked(path, track, pm, overrides, args.data_dir)
             print(f"{path}: ok (track {track.name})")
         except SpecError as error:
             problems.extend(error.lines())
     for line in problems:
         print(f"kdbench: error: {line}", file=sys.stderr)
     return 2 if problems else 0
+
+
+def data_checked(path: Path, track, pm, overrides, data_dir: Path | None) -> None:
+    """``kdbench run``'s pre-flight over every budget of ``track``: a ``SpecError`` listing the
+    training sets that would be empty; data sets not on disk are an error as in ``run``."""
+    from kdbench import paths
+    from kdbench.build import DataSource
+    from kdbench.errors import SpecError
+    from kdbench.expand import expand
+    from kdbench.preflight import data_problems
+    from kdbench.specfile import load_track_file
+
+    _, root = load_track_file(path, overrides)
+    data = DataSource(pm, data_dir or paths.data_dir())
+    problems: dict[str, list[str]] = {}
+    for budget in track.budgets:
+        for problem in data_problems(expand(track, budget, pm, source=str(path), root=root), data):
+            problems.setdefault(problem, []).append(budget)
+    if problems:
+        raise SpecError(str(path), [problem if len(budgets) == len(track.budgets)
+                                    else f"{problem} (budget {', '.join(budgets)})"
+                                    for problem, budgets in problems.items()])
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -300,3 +300,12 @@ def test_a_list_of_taps_is_checked_on_student_and_teacher(capsys, tiny_track, wr
     assert any("student mlp-16" in line for line in lines)
     tiny_track["methods"] = [{"name": "at-like", "params": {"taps": ["hidden0"]}}]
     assert validate(capsys, write_track(tiny_track)) == (0, [])
+
+
+def test_validate_with_data_sees_an_empty_subset(capsys, tiny_track, write_track) -> None:
+    tiny_track["distill_data"] = {"name": "digits", "subset": {"fraction": 1e-6}}
+    path = write_track(tiny_track)
+    assert validate(capsys, path) == (0, [])  # without the data, the size is unknown
+    assert main(["validate", str(path), "--data"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"{path}: distill_data.subset.fraction" in line and "leaves none of the" in line
