@@ -211,7 +211,7 @@ def parser() -> argparse.ArgumentParser:
                              "with published results (leaderboard/teachers) (default: none)")
     verify.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
     verify.add_argument("--cache-dir", type=Path, metavar="DIR",
-                        help=f"teachers and students {CACHE_DIR_DEFAULT}")
+                        help=f"the cached teachers {CACHE_DIR_DEFAULT}")
     verify.add_argument("--device", type=_device, default="cpu", help=DEVICES)
 
     sub.add_parser("doctor", help="report plugins (and broken ones), versions and paths")

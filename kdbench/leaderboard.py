@@ -230,18 +230,19 @@ def page_of(name: str, track: TrackSpec, results: list[RunResult], pm: PluginMan
     for budget, found in by_budget.items():
         seeds = tuple(sorted({r.spec.seed for r in found}))
         try:
-            current = {spec.run_id for spec in expand(track, budget, pm, seeds=seeds)}
-            page.expected[budget] = len({spec.run_id for spec in expand(track, budget, pm)} | current)
+            specs = expand(track, budget, pm, seeds=seeds)
+            own = {spec.run_id for spec in expand(track, budget, pm)}
         except KdbenchError:
-            current = set()
+            specs, own = [], set()
+        current = {spec.run_id for spec in specs}
+        page.expected[budget] = len(own | current)
         kept = [r for r in found if r.run_id in current]
         page.results += kept
-        if len(kept) < len(found):
-            page.stale[budget] = len(found) - len(kept)
-            protocols = {protocol_id(spec) for spec in expand(track, budget, pm, seeds=seeds)} \
-                if current else set()
-            page.other_code[budget] = sum(r.run_id not in current and protocol_id(r.spec) in protocols
-                                          for r in found)
+        stale = [r for r in found if r.run_id not in current]
+        if stale:
+            protocols = {protocol_id(spec) for spec in specs}
+            page.stale[budget] = len(stale)
+            page.other_code[budget] = sum(protocol_id(r.spec) in protocols for r in stale)
     return page
 
 

@@ -59,11 +59,11 @@ class InvalidResult(KdbenchError):
     """A result file that does not pass its checks; never used."""
 
     def __init__(self, path: Path, reason: str):
-        self.path, self.reason = Path(path), one_line(reason)
-        super().__init__(f"{one_line(str(path))}: {self.reason}")
+        self.path, self.reason = Path(path), printable(reason)
+        super().__init__(f"{printable(str(path))}: {self.reason}")
 
 
-def one_line(text: str) -> str:
+def printable(text: str) -> str:
     """``text`` with line breaks and other control characters escaped, so a report stays one line
     whatever a file (or its name) holds."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

@@ -65,6 +65,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def member_weights(root: Path, member: TeacherSpec, epoch: int | None) -> Path:
+    """Where a member's weights lie under ``root`` (``<cache>/teachers``): the final ones, or the
+    checkpoint after ``epoch`` epochs of an early-stopped teacher."""
+    folder = root / member.teacher_id
+    if epoch is None or epoch >= member.recipe.epochs:
+        return folder / "model.safetensors"
+    return folder / f"epoch-{epoch}.safetensors"
+
+
+def combined_sha256(shas: list[str]) -> str:
+    """A teacher's sha256: its single member's, or the hash of an ensemble's members' in order."""
+    return shas[0] if len(shas) == 1 else hashlib.sha256("".join(shas).encode()).hexdigest()
+
+
 class TeacherCache:
     """Trains missing members with cross-entropy and loads cached ones."""
 
@@ -83,10 +97,7 @@ class TeacherCache:
                     self.snapshots.setdefault(member.teacher_id, set()).add(spec.checkpoint_epoch)
 
     def weights(self, member: TeacherSpec, epoch: int | None) -> Path:
-        folder = self.root / member.teacher_id
-        if epoch is None or epoch >= member.recipe.epochs:
-            return folder / "model.safetensors"
-        return folder / f"epoch-{epoch}.safetensors"
+        return member_weights(self.root, member, epoch)
 
     def has(self, spec: TeacherSpec) -> bool:
         return all(self.weights(m, spec.checkpoint_epoch).exists()
@@ -113,7 +124,7 @@ class TeacherCache:
             records.append(record)
             shas.append(record["sha256"][path.name])
         model = models[0] if len(models) == 1 else Ensemble(models)
-        sha = shas[0] if len(shas) == 1 else hashlib.sha256("".join(shas).encode()).hexdigest()
+        sha = combined_sha256(shas)
         teacher = Teacher(model.to(self.device).eval(), spec.teacher_id, sha, records, trained_s)
         self._loaded = (spec.teacher_id, teacher)
         return teacher

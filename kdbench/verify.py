@@ -1,19 +1,16 @@
 """``kdbench verify``: re-evaluate result files from the weights they name, so an edited number is
-caught. The student's weights (beside the result file, else ``<cache>/students/`` where kdbench
-0.1 kept them) and the
-teacher's (``<cache>/teachers/`` or another folder laid out the same way) must match the sha256 that
-the result records; every test metric is then recomputed and compared within a tolerance.
+caught. The student's weights (beside the result file) and the teacher's (``<cache>/teachers/`` or
+another folder laid out the same way) must match the sha256 that the result records; every metric
+of both splits is then recomputed and compared within a tolerance.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import random
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,7 +25,7 @@ from kdbench.errors import DataNotFoundError, KdbenchError
 from kdbench.plugins import PluginManager
 from kdbench.results import ResultStore, RunResult
 from kdbench.specs import PERCENT, TeacherSpec
-from kdbench.teachers import Ensemble, sha256_file
+from kdbench.teachers import Ensemble, combined_sha256, member_weights, sha256_file
 
 
 class Mismatch(Exception):
@@ -37,9 +34,8 @@ class Mismatch(Exception):
 
 @dataclass
 class Report:
-    """One line per checked result, and whether all of them held."""
+    """How many results held, failed, or could not be checked here."""
 
-    lines: list[str] = field(default_factory=list)
     failed: int = 0
     verified: int = 0
     skipped: int = 0
@@ -64,13 +60,12 @@ def close(metric: str, recorded: float, value: float, examples: int) -> bool:
                         abs_tol=tolerance(metric, examples))
 
 
-def student_weights(result_path: Path, cache: Path, run_id: str) -> Path:
-    """The kept student: beside the result file, else in ``<cache>/students/``."""
-    for path in (result_path.with_suffix(".safetensors"), cache / "students" / f"{run_id}.safetensors"):
-        if path.is_file():
-            return path
-    raise Mismatch(f"no student weights ({result_path.with_suffix('.safetensors').name} beside it "
-                   f"or in {cache / 'students'})")
+def student_weights(result_path: Path) -> Path:
+    """The kept student, beside its result file."""
+    path = result_path.with_suffix(".safetensors")
+    if not path.is_file():
+        raise Mismatch(f"no student weights: {path.name} is not beside it")
+    return path
 
 
 def load_student(pm: PluginManager, result: RunResult, path: Path, test) -> nn.Module:
@@ -94,13 +89,7 @@ def load_student(pm: PluginManager, result: RunResult, path: Path, test) -> nn.M
 
 def teacher_files(spec: TeacherSpec, folder: Path) -> list[Path]:
     """The weight files of ``spec``'s members in ``folder`` (laid out like ``<cache>/teachers``)."""
-    files = []
-    for member in spec.members():
-        name = ("model.safetensors" if spec.checkpoint_epoch is None
-                or spec.checkpoint_epoch >= member.recipe.epochs
-                else f"epoch-{spec.checkpoint_epoch}.safetensors")
-        files.append(folder / member.teacher_id / name)
-    return files
+    return [member_weights(folder, member, spec.checkpoint_epoch) for member in spec.members()]
 
 
 def copy_teacher(spec: TeacherSpec, source: Path, target: Path) -> None:
@@ -130,13 +119,12 @@ def load_teacher(pm: PluginManager, spec: TeacherSpec, folder: Path, data: DataS
             raise Mismatch(f"teacher weights {path} cannot be loaded "
                            f"({str(error).splitlines()[0]})") from None
         models.append(model)
-    sha = shas[0] if len(shas) == 1 else hashlib.sha256("".join(shas).encode()).hexdigest()
-    if sha != expected_sha256:
+    if combined_sha256(shas) != expected_sha256:
         raise Mismatch("the teacher's weights do not match the result's teacher_sha256")
     return models[0] if len(models) == 1 else Ensemble(models)
 
 
-def check(pm: PluginManager, result: RunResult, path: Path, cache: Path, data: DataSource,
+def check(pm: PluginManager, result: RunResult, path: Path, data: DataSource,
           device: torch.device, teachers: list[Path], copy_to: Path | None = None) -> bool:
     """Recompute ``result``'s metrics on both splits; whether the teacher's and the fidelity
     metrics were checked too (False: its weights were not found). A difference is ``Mismatch``."""
@@ -151,7 +139,7 @@ def check(pm: PluginManager, result: RunResult, path: Path, cache: Path, data: D
                 break
     splits = {"test": data.evaluation(spec.dataset, spec.test_limit),
               "train": data.training(spec.distill_data, spec.dataset, spec.train_limit)}
-    student = load_student(pm, result, student_weights(path, cache, spec.run_id), splits["test"])
+    student = load_student(pm, result, student_weights(path), splits["test"])
     batch = spec.recipe.eval_batch_size
     for split, examples in splits.items():
         values = split_metrics(predict(student.to(device), examples, batch, device), examples.labels,
@@ -184,12 +172,12 @@ def verify_results(pm: PluginManager, root: Path, cache: Path, data: DataSource,
     for result in finished:
         path = store.path(result.spec)
         try:
-            complete = check(pm, result, path, Path(cache), data, device, folders, copy_teachers)
+            complete = check(pm, result, path, data, device, folders, copy_teachers)
         except DataNotFoundError as error:
             report.skipped += 1
             say(f"skipped {path}: {str(error).splitlines()[0]}")
             continue
-        except (Mismatch, KdbenchError, json.JSONDecodeError) as error:
+        except (Mismatch, KdbenchError) as error:
             report.failed += 1
             say(f"FAILED {path}: {error}")
             continue

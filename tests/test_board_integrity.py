@@ -213,3 +213,11 @@ def test_results_of_a_track_whose_plugin_broke_stop_the_board(work, capsys, inst
     err = capsys.readouterr().err
     assert "results of track 'tiny', which no loaded plugin provides, while plugin 'broken'" in err
     assert (work / "results" / "tiny.md").read_text() == "the page as it was\n"
+
+
+def test_verify_fails_a_result_without_its_student_weights(work, capsys) -> None:
+    path, _ = kd_result(work)
+    path.with_suffix(".safetensors").unlink()
+    assert main(["verify"]) == 1
+    assert f"no student weights: {path.with_suffix('.safetensors').name} is not beside it" in (
+        capsys.readouterr().out)
