@@ -171,10 +171,8 @@ def protocol(track: TrackSpec) -> str:
             ["teacher data", _data_label(track.teacher_data or track.dataset)],
             ["distillation data", _data_label(track.distill_data or track.dataset)],
             ["seeds", ", ".join(map(str, track.seeds))
-             + (f" (teachers: seed {track.teacher_seed})" if track.teacher_seed is not None else "")]]
-    networks = [["teacher", track.teacher_label(t), t.model.label(),
-                 f"ensemble of {t.ensemble}" if t.ensemble > 1 else
-                 f"checkpoint at {t.checkpoint_fraction:g} of training" if t.checkpoint_fraction else ""]
+             + f" ({track.describe_teacher_seeds()})"]]
+    networks = [["teacher", track.teacher_label(t), t.model.label(), t.describe()]
                 for t in track.teachers]
     networks += [["student", track.student_label(s), s.model.label(),
                   f"distilled on {_data_label(s.distill_data)}" if s.distill_data else ""]

@@ -11,7 +11,15 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 BudgetName = Literal["full", "quick", "smoke"]
 BUDGETS: tuple[str, ...] = ("full", "quick", "smoke")
@@ -185,15 +193,71 @@ class Budget(Strict):
 class TeacherEntry(Strict):
     """A teacher of the track: a model trained with the teacher recipe on the teacher data.
 
-    ``ensemble: N`` trains N members with different seeds and predicts log(mean(softmax));
-    ``checkpoint_fraction: f`` uses the teacher's own checkpoint after round(f * epochs) epochs
-    (an early-stopped teacher), saved while training the full teacher.
+    ``ensemble: N`` trains N members with different seeds and predicts log(mean(softmax)).
+    ``recipe`` patches the teacher recipe for this teacher alone, which is then trained as a
+    teacher of its own (Cho & Hariharan's early-stopped teacher: a shorter schedule with its own
+    decays, e.g. ``{epochs: 50, milestones: [15, 30, 40]}``); see ``entry_recipe`` for how a
+    budget's teacher patch combines with it. ``snapshot_fraction: f`` uses the weights of the
+    teacher's own run after round(f * epochs) of its epochs, saved while it trains: a snapshot of
+    the full run, which before the first decay is an unannealed network, not an early-stopped one.
     """
 
     model: Ref
     label: str | None = None
     ensemble: int = Field(1, ge=1, le=64, description="members, at most 64")
-    checkpoint_fraction: float | None = Field(None, gt=0, le=1)
+    recipe: RecipePatch | None = Field(  # type: ignore[valid-type]
+        None, description="this teacher's own changes to the teacher recipe (an early-stopped "
+        "teacher's shorter schedule)")
+    snapshot_fraction: float | None = Field(None, gt=0, le=1, description="use the snapshot of "
+                                            "the teacher's run after this fraction of its epochs")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "checkpoint_fraction" in data:
+            raise ValueError("checkpoint_fraction is now snapshot_fraction (a snapshot of the full "
+                             "run); an early-stopped teacher is an entry with its own recipe")
+        return data
+
+    def describe(self) -> str:
+        """What kind of teacher this is, in a few words, for track pages."""
+        parts = [f"ensemble of {self.ensemble}"] if self.ensemble > 1 else []
+        if self.recipe is not None:
+            own = self.recipe.model_dump(exclude_unset=True)
+            parts.append("own recipe: " + ", ".join(f"{key} {_plain(value)}" for key, value in own.items()))
+        if self.snapshot_fraction:
+            parts.append(f"snapshot of its run at {self.snapshot_fraction:g} of training")
+        return "; ".join(parts)
+
+
+def _plain(value: Any) -> str:
+    """A recipe value as people write it: ``[15, 30]`` -> ``15, 30``."""
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _scaled(epoch: int, factor: float) -> int:
+    """``epoch * factor`` rounded half up (not to even, so 2.5 epochs become 3)."""
+    return int(epoch * factor + 0.5)
+
+
+def entry_recipe(track_recipe: Recipe, budgeted: Recipe, entry: BaseModel | None) -> Recipe:
+    """A teacher entry's recipe at a budget: the budget-patched track recipe ``budgeted`` with the
+    entry's own patch on top (the entry's fields win), except that a budget that shortens the
+    track's teacher epochs by a factor (30 of 200: 0.15) shortens the epochs and milestones the
+    entry sets by the same factor, rounded, at least 1 epoch, milestones outside 1..epochs-1
+    dropped; so quick and smoke budgets shrink an early-stopped teacher as they shrink the rest."""
+    if entry is None:
+        return budgeted
+    own = entry.model_dump(exclude_unset=True)
+    factor = budgeted.epochs / track_recipe.epochs if track_recipe.epochs else 1.0
+    if factor != 1.0:
+        epochs = max(1, _scaled(own["epochs"], factor)) if "epochs" in own else budgeted.epochs
+        if "epochs" in own:
+            own["epochs"] = epochs
+        if "milestones" in own:
+            own["milestones"] = sorted({m for m in (_scaled(x, factor) for x in own["milestones"])
+                                        if 0 < m < epochs})
+    return Recipe.model_validate({**budgeted.model_dump(), **own})
 
 
 class StudentEntry(Strict):
@@ -258,7 +322,13 @@ class TrackSpec(Strict):
     student_recipe: Recipe
     teacher_seed: Seed | None = Field(None, description="one teacher for all seeds (0 to 2**32 - 1); "
                                       "default: per seed")
+    teacher_seeds: tuple[Seed, ...] | None = listed(
+        None, min_length=1, description="teachers rotated over the student seeds: seed s gets "
+        "teacher_seeds[s mod n] (gnosis's rotation of teacher checkpoints by trial)")
     seeds: tuple[Seed, ...] = listed((0,), min_length=1)
+    protocol_version: int = Field(1, ge=1, le=10_000, description="bump it when a fix changes "
+                                  "the protocol: part of every run id and teacher id, so old "
+                                  "results are run again")
     budgets: dict[BudgetName, Budget] = Field(default_factory=lambda: {"full": Budget()})
     references: tuple[Reference, ...] = listed()
 
@@ -267,6 +337,30 @@ class TrackSpec(Strict):
 
     def student_label(self, entry: StudentEntry) -> str:
         return entry.label or entry.model.label()
+
+    def teacher_seed_for(self, seed: int) -> int:
+        """The seed of the teacher that student seed ``seed`` learns from: ``teacher_seeds[seed mod
+        n]`` (student seed s of a trial pairs with its own teacher, as gnosis rotates teacher
+        checkpoints by trial id), else the fixed ``teacher_seed``, else ``seed`` itself."""
+        if self.teacher_seeds:
+            return self.teacher_seeds[seed % len(self.teacher_seeds)]
+        return seed if self.teacher_seed is None else self.teacher_seed
+
+    def interval_variance(self, seeds: tuple[int, ...] | None = None) -> str:
+        """Which variance intervals over ``seeds`` (default: the track's) include: "students and
+        teachers" when those seeds meet more than one teacher seed, else "students only"."""
+        teacher_seeds = {self.teacher_seed_for(seed) for seed in seeds or self.seeds}
+        trained = self.teacher_recipe is not None and self.teacher_recipe.epochs > 0
+        return "students and teachers" if self.teachers and trained and len(teacher_seeds) > 1 \
+            else "students only"
+
+    def describe_teacher_seeds(self) -> str:
+        """How teachers are seeded, in a few words, for track pages."""
+        if self.teacher_seeds:
+            return f"teachers: seeds {', '.join(map(str, self.teacher_seeds))}, rotated per seed"
+        if self.teacher_seed is None:
+            return "teachers: one per seed"
+        return f"teachers: seed {self.teacher_seed}"
 
     def pairings(self) -> list[tuple[TeacherEntry, StudentEntry]]:
         """The (teacher, student) pairs, in track order."""
@@ -286,10 +380,19 @@ class TrackSpec(Strict):
             raise ValueError(f"label {dupes[0]!r} is used twice; give the entries distinct labels")
         return entries
 
-    @field_validator("seeds")
+    @field_validator("seeds", "teacher_seeds")
     @classmethod
-    def _distinct_seeds(cls, seeds: tuple[int, ...]) -> tuple[int, ...]:
+    def _distinct_seeds(cls, seeds: tuple[int, ...] | None) -> tuple[int, ...] | None:
         _distinct(seeds, "seed")
+        return seeds
+
+    @field_validator("teacher_seeds")
+    @classmethod
+    def _one_teacher_seeding(cls, seeds: tuple[int, ...] | None,
+                             info: ValidationInfo) -> tuple[int, ...] | None:
+        if seeds is not None and info.data.get("teacher_seed") is not None:
+            raise ValueError("give teacher_seed (one teacher for every seed) or teacher_seeds "
+                             "(teachers rotated over the seeds), not both")
         return seeds
 
     @model_validator(mode="after")
@@ -329,7 +432,9 @@ class TeacherSpec(Strict):
     seed: int
     train_limit: int | None = None
     ensemble: int = 1
-    checkpoint_epoch: int | None = None
+    checkpoint_epoch: int | None = Field(None, description="the snapshot of the run after this "
+                                         "many epochs (a snapshot_fraction teacher)")
+    protocol_version: int = Field(1, ge=1, description="its track's protocol_version")
     code: tuple[str, ...] = Field((), description="code versions of its model family and data set")
 
     @property
@@ -365,6 +470,7 @@ class RunSpec(Strict):
     method_label: str
     recipe: Recipe
     seed: int
+    protocol_version: int = Field(1, ge=1, description="its track's protocol_version")
     code: tuple[str, ...] = Field((), description="code versions of its method, student and data")
 
     @property
