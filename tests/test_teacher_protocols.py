@@ -127,3 +127,9 @@ def test_a_protocol_version_changes_every_run_and_teacher_id(pm, tiny_track) -> 
         {r.teacher.teacher_id for r in bumped if r.teacher}
     # --reuse-stale reuses runs of the same protocol made by other code, never another version's
     assert not {protocol_id(r) for r in first} & {protocol_id(r) for r in bumped}
+
+
+def test_show_lists_the_recipes_of_teachers_with_their_own(capsys, tiny_track, write_track) -> None:
+    assert main(["show", str(write_track(early_track(tiny_track)))]) == 0
+    out = capsys.readouterr().out
+    assert "teachers_own_recipes:" in out and "mlp-64-es: {epochs: 2, milestones: [1]}" in out
