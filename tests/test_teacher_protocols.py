@@ -4,6 +4,8 @@ keys every run and teacher."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kdbench.cli import main
@@ -133,3 +135,16 @@ def test_show_lists_the_recipes_of_teachers_with_their_own(capsys, tiny_track, w
     assert main(["show", str(write_track(early_track(tiny_track)))]) == 0
     out = capsys.readouterr().out
     assert "teachers_own_recipes:" in out and "mlp-64-es: {epochs: 2, milestones: [1]}" in out
+
+
+def test_a_teacher_of_its_own_recipe_trains_for_its_own_epochs(tmp_path, tiny_track, write_track) -> None:
+    track = early_track(tiny_track)
+    track["teachers"][2]["recipe"] = {"epochs": 6, "milestones": [3]}
+    track["methods"] = [{"name": "kd"}]
+    assert main(["run", "--spec", str(write_track(track)), "--budget", "smoke", "--results",
+                 str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    records = [json.loads(path.read_text()) for path in (tmp_path / "cache").rglob("teacher.json")]
+    # the smoke budget trains teachers for 1 of the track's 3 epochs, so the entry's 6 become 2
+    assert sorted(len(record["history"]) for record in records) == [1, 1, 2]
+    own = next(record for record in records if len(record["history"]) == 2)
+    assert own["spec"]["recipe"]["milestones"] == [1] and own["spec"]["protocol_version"] == 1
