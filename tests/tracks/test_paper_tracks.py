@@ -151,7 +151,7 @@ def test_capacity_gap_smoke_run(tmp_path, data_files, run_smoke):
 def test_eskd_imagenet_smoke_run(tmp_path, data_files, run_smoke):
     data_files.write_imagenet(tmp_path / "data")
     results = run_smoke("eskd-imagenet")
-    assert len(results) == 7 and all(r["status"] == "ok" for r in results)
+    assert len(results) == 12 and all(r["status"] == "ok" for r in results)
     for result in results:
         if result["spec"]["method"]["name"] == "kd":
             ok_with_fidelity(result)
