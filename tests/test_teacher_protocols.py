@@ -10,7 +10,7 @@ import pytest
 
 from kdbench.cli import main
 from kdbench.expand import expand
-from kdbench.results import protocol_id
+from kdbench.results import InvalidResult, ResultStore, RunResult, protocol_id
 from kdbench.specs import Recipe, RecipePatch, TrackSpec, entry_recipe
 
 FULL = Recipe(epochs=200, lr=0.1, milestones=(60, 120, 160), gamma=0.2)
@@ -148,3 +148,16 @@ def test_a_teacher_of_its_own_recipe_trains_for_its_own_epochs(tmp_path, tiny_tr
     assert sorted(len(record["history"]) for record in records) == [1, 1, 2]
     own = next(record for record in records if len(record["history"]) == 2)
     assert own["spec"]["recipe"]["milestones"] == [1] and own["spec"]["protocol_version"] == 1
+
+
+def test_a_result_made_before_protocol_versions_says_so(tmp_path, pm, tiny_track) -> None:
+    spec = expand(TrackSpec.model_validate(tiny_track), "full", pm)[0]
+    data = json.loads(RunResult(run_id=spec.run_id, spec=spec, status="failed", reason="x")
+                      .model_dump_json())
+    del data["spec"]["protocol_version"]
+    path = tmp_path / spec.track / spec.budget / f"{spec.run_id}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(data))
+    with pytest.raises(InvalidResult, match="made before runs carried their track's protocol_version"):
+        ResultStore(tmp_path).read(path)
+    assert ResultStore(tmp_path).get(spec) is None  # so the run is made again
