@@ -209,9 +209,11 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
     recipes = {track.teacher_label(t): check.entry_recipe(track.teacher_recipe, teacher_recipe, t.recipe,
                                                           ("teachers", i, "recipe"))
                for i, t in enumerate(track.teachers) if track.teacher_recipe and teacher_recipe}
-    checkpoints = {label: max(1, round(t.snapshot_fraction * recipes[label].epochs))
-                   for t in track.teachers if t.snapshot_fraction
-                   for label in [track.teacher_label(t)] if recipes.get(label)}
+    checkpoints: dict[str, int] = {}
+    for entry in track.teachers:
+        own = recipes.get(track.teacher_label(entry))
+        if entry.snapshot_fraction and own is not None:
+            checkpoints[track.teacher_label(entry)] = max(1, round(entry.snapshot_fraction * own.epochs))
     check.raise_if_any()
 
     runs: list[RunSpec] = []

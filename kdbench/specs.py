@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 BudgetName = Literal["full", "quick", "smoke"]
+IntervalVariance = Literal["students only", "students and teachers"]
 BUDGETS: tuple[str, ...] = ("full", "quick", "smoke")
 Confidence = Literal["V", "V~", "S", "U"]
 SPLITS: tuple[str, ...] = ("test", "train")
@@ -250,13 +251,12 @@ def entry_recipe(track_recipe: Recipe, budgeted: Recipe, entry: BaseModel | None
         return budgeted
     own = entry.model_dump(exclude_unset=True)
     factor = budgeted.epochs / track_recipe.epochs if track_recipe.epochs else 1.0
-    if factor != 1.0:
-        epochs = max(1, _scaled(own["epochs"], factor)) if "epochs" in own else budgeted.epochs
-        if "epochs" in own:
-            own["epochs"] = epochs
-        if "milestones" in own:
-            own["milestones"] = sorted({m for m in (_scaled(x, factor) for x in own["milestones"])
-                                        if 0 < m < epochs})
+    if factor != 1.0 and "epochs" in own:
+        own["epochs"] = max(1, _scaled(own["epochs"], factor))
+    if factor != 1.0 and "milestones" in own:
+        epochs = own.get("epochs", budgeted.epochs)
+        own["milestones"] = sorted({m for m in (_scaled(x, factor) for x in own["milestones"])
+                                    if 0 < m < epochs})
     return Recipe.model_validate({**budgeted.model_dump(), **own})
 
 
@@ -346,13 +346,14 @@ class TrackSpec(Strict):
             return self.teacher_seeds[seed % len(self.teacher_seeds)]
         return seed if self.teacher_seed is None else self.teacher_seed
 
-    def interval_variance(self, seeds: tuple[int, ...] | None = None) -> str:
+    def interval_variance(self, seeds: tuple[int, ...] | None = None) -> IntervalVariance:
         """Which variance intervals over ``seeds`` (default: the track's) include: "students and
         teachers" when those seeds meet more than one teacher seed, else "students only"."""
         teacher_seeds = {self.teacher_seed_for(seed) for seed in seeds or self.seeds}
         trained = self.teacher_recipe is not None and self.teacher_recipe.epochs > 0
-        return "students and teachers" if self.teachers and trained and len(teacher_seeds) > 1 \
-            else "students only"
+        if self.teachers and trained and len(teacher_seeds) > 1:
+            return "students and teachers"
+        return "students only"
 
     def describe_teacher_seeds(self) -> str:
         """How teachers are seeded, in a few words, for track pages."""
