@@ -4,9 +4,9 @@ A model declares ``feature_taps: dict[str, str]`` (tap name to module path) and,
 ``model_cfg`` (``kdbench.models.cfg.ModelCfg``), its classifier and the tap that ``hint`` stands
 for. Feature methods (hint, CRD) read a tap without touching the model's ``forward``:
 ``FeatureTap.read`` runs the model and returns its output together with the tapped feature;
-``FeatureTaps`` reads several taps in one forward. Outside ``read`` the hook stores nothing, and it is removed when the tap is
-garbage-collected, so a cached teacher shared by many runs carries no features and no hooks of
-finished runs.
+``FeatureTaps`` reads several taps in one forward. Outside ``read`` the hook stores nothing, and
+it is removed when the tap is garbage-collected, so a cached teacher shared by many runs carries
+no features and no hooks of finished runs.
 """
 
 from __future__ import annotations
