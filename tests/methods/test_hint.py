@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from kdbench.cli import main
 from kdbench.errors import KdbenchError
 from kdbench.methods.hint import Hint, HintParams, hint_loss, regressor
 
@@ -178,3 +179,27 @@ def test_two_stages_need_kd_and_a_second_stage() -> None:
     assert HintParams.model_validate({"stages": 2, "kd_weight": 0.9, "stage1_epochs": 29},
                                      context={"recipe": recipe}).stage1_epochs == 29
     assert HintParams.model_validate({}, context={"recipe": recipe}).stages == 1  # 30 unused
+
+
+def validate_lines(capsys: pytest.CaptureFixture[str], path) -> tuple[int, list[str]]:
+    code = main(["validate", str(path)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err.splitlines()
+
+
+def test_validate_reports_a_model_without_a_hint_tap(capsys, tiny_track, write_track) -> None:
+    tiny_track["students"][0]["model"]["params"]["hidden"] = []
+    tiny_track["methods"].append({"name": "hint"})
+    code, lines = validate_lines(capsys, write_track(tiny_track))
+    assert code == 2 and len(lines) == 1
+    assert "methods.3.params.student_tap" in lines[0] and "MLP declares no hint tap" in lines[0]
+
+
+def test_validate_reports_a_stage_one_as_long_as_the_recipe(capsys, tiny_track, write_track) -> None:
+    tiny_track["methods"].append({"name": "hint", "params": {"stages": 2, "kd_weight": 0.9,
+                                                             "stage1_epochs": 3}})
+    code, lines = validate_lines(capsys, write_track(tiny_track))
+    assert code == 2 and len(lines) == 2  # the full budget (3 epochs) and the smoke one (2)
+    assert all("methods.3.params" in line and "stage1_epochs 3 leaves no epoch for stage 2" in line
+               for line in lines)
