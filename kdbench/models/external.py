@@ -4,8 +4,8 @@ torchvision classification model) and ``timm/<name>`` (any timm model).
 Both are built for the data's channels and classes. Each model carries a ``model_cfg``: its
 classifier from timm's ``pretrained_cfg['classifier']``, or for torchvision from a table of its
 families (an architecture the table does not know is an error naming it, never a guess), and the
-hint tap ``stage2`` where the architecture has stages that downsample. Feature taps come from those stages
-(torchvision's ResNets and RegNets, timm's ``feature_info``); every model also gets a
+hint tap ``stage2`` where the architecture has stages that downsample. Feature taps come from
+those stages (torchvision's ResNets and RegNets, timm's ``feature_info``); every model also gets a
 ``penultimate`` tap: a parameter-free module that a forward pre-hook on the classifier calls with
 the classifier's input, so forward hooks on it see the features that feed the classifier while the
 model's ``forward`` and ``state_dict`` stay as the library made them (the tap is the model's last
