@@ -34,6 +34,8 @@ from kdbench.methods.kd import kd_loss
 from kdbench.methods.taps import HINT, FeatureTap, probe
 from kdbench.types import Params
 
+STAGE1_EPOCHS = 30  # RepDistiller train_student.py --init_epochs: the first stage of two-stage methods
+
 
 class HintParams(Params):
     ce_weight: float = Field(1.0, ge=0, description="weight of cross-entropy on the labels")
@@ -47,13 +49,17 @@ class HintParams(Params):
                              "model's middle stage (RepDistiller's hint_layer 2)")
     stages: Literal[1, 2] = Field(1, description="1: CE + hint together (RepDistiller, mdistiller); "
                                   "2: FitNets' hint-only stage, then CE + KD")
-    stage1_epochs: int = Field(30, ge=1, description="epochs of the hint-only stage with stages: 2 "
-                               "(RepDistiller's --init_epochs)")
+    stage1_epochs: int | None = Field(None, ge=1, description="epochs of the hint-only stage, only "
+                                      "with stages: 2; default 30 (RepDistiller's --init_epochs)")
 
     @model_validator(mode="after")
     def _two_stages(self, info: ValidationInfo) -> HintParams:
         if self.stages == 1:
+            if self.stage1_epochs is not None:
+                raise ValueError("stage1_epochs applies only with stages: 2")
             return self
+        if self.stage1_epochs is None:
+            object.__setattr__(self, "stage1_epochs", STAGE1_EPOCHS)
         if self.kd_weight == 0:
             raise ValueError("stages: 2 trains stage 2 with KD (FitNets): set kd_weight above 0")
         recipe = (info.context or {}).get("recipe")
@@ -111,7 +117,7 @@ class Hint(Distiller):
         p = self.params
         logits, student_feature = self.student_tap.read(self.student, batch.images)
         teacher_logits, teacher_feature = self.teacher_tap.read(self.teacher_logits, batch.images)
-        stage1 = p.stages == 2 and epoch < p.stage1_epochs
+        stage1 = p.stages == 2 and epoch < (p.stage1_epochs or 0)
         terms: dict[str, Tensor] = {}
         if p.stages == 1 or stage1:
             terms["hint"] = p.hint_weight * hint_loss(self.regressor(student_feature), teacher_feature)

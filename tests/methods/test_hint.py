@@ -101,7 +101,7 @@ def test_hint_distiller_terms_match_the_formula() -> None:
 def test_hint_defaults_and_the_kd_term_is_off_by_default() -> None:
     assert HintParams().model_dump() == {
         "ce_weight": 1.0, "hint_weight": 100.0, "kd_weight": 0.0, "temperature": 4.0,
-        "student_tap": "hint", "teacher_tap": "hint", "stages": 1, "stage1_epochs": 30}
+        "student_tap": "hint", "teacher_tap": "hint", "stages": 1, "stage1_epochs": None}
     data = tiny_data()
     distiller = Hint(*lenet_pair(data), HintParams())
     distiller.prepare(data)
@@ -178,7 +178,9 @@ def test_two_stages_need_kd_and_a_second_stage() -> None:
         HintParams.model_validate({"stages": 2, "kd_weight": 0.9}, context={"recipe": recipe})
     assert HintParams.model_validate({"stages": 2, "kd_weight": 0.9, "stage1_epochs": 29},
                                      context={"recipe": recipe}).stage1_epochs == 29
-    assert HintParams.model_validate({}, context={"recipe": recipe}).stages == 1  # 30 unused
+    assert HintParams.model_validate({"stages": 2, "kd_weight": 0.9}).stage1_epochs == 30
+    with pytest.raises(ValueError, match="stage1_epochs applies only with stages: 2"):
+        HintParams(stage1_epochs=5)
 
 
 def validate_lines(capsys: pytest.CaptureFixture[str], path) -> tuple[int, list[str]]:
