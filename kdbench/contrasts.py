@@ -181,8 +181,8 @@ def _claim(c: Comparison) -> str:
     digits = _digits(c.contrast)
     where = f"{interval(c.estimate, digits)} (Holm p {p_value(c.p_holm)})"
     if c.contrast.kind == "trend":
-        return f"for {c.a} it {'rises' if c.sign > 0 else 'falls'} by {where} {c.unit}"
-    return f"{c.a} is {'higher' if c.sign > 0 else 'lower'} than {c.b} by {where}"
+        return f"for {c.a} it {'rises' if c.sign > 0 else 'falls'} over {c.b}: {where}, {c.unit}"
+    return f"{c.a} is {'higher' if c.sign > 0 else 'lower'} than {c.b}: {where}"
 
 
 def _verdict(contrast: Contrast, found: list[Comparison]) -> str:

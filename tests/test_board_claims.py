@@ -14,7 +14,7 @@ from tests.synthetic_results import result, track
 
 INTERVAL = r"([+-]\d+\.\d+) \[([+-]\d+\.\d+), ([+-]\d+\.\d+)\]"
 WINNER = re.compile(INTERVAL + r", (?:paired|Welch) over ")
-CLAIM = re.compile(r" is (higher|lower) than | it (rises|falls) by ")
+CLAIM = re.compile(r" is (higher|lower) than | it (rises|falls) over ")
 CONTRASTS = [
     {"name": "eskd-vs-kd", "kind": "difference", "a": {"method": "eskd"}, "b": {"method": "kd"},
      "expected": "positive", "source": "Cho & Hariharan 2019"},

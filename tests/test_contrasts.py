@@ -128,7 +128,7 @@ def test_sentences_say_whether_the_paper_is_reproduced() -> None:
     rows = entries(made_up())
     agree = Contrast.model_validate(dict(ESKD_VS_KD, expected="positive", source="Cho & Hariharan"))
     text = shows((agree,), compare((agree,), rows))
-    assert "eskd: t-small → s is higher than kd: t-small → s by +1.05 [" in text
+    assert "eskd: t-small → s is higher than kd: t-small → s: +1.05 [" in text
     assert "Cho & Hariharan found it positive: of 3 comparison(s), kdbench agrees in 3" in text
     contradict = Contrast.model_validate(dict(ESKD_VS_KD, expected="negative", source="a paper"))
     assert "contradicts it in 3" in shows((contradict,), compare((contradict,), rows))
@@ -153,3 +153,4 @@ def test_the_page_lists_declared_contrasts_with_what_the_paper_found() -> None:
     assert "negative (Cho & Hariharan 2019)" in row
     assert "Contrasts declared by the track" in page and "### What this track shows" in page
     assert "Cho & Hariharan 2019 found it negative: of 1 comparison(s), kdbench agrees in 1" in page
+    assert "for kd → s it falls over t-small, t-mid, t-big: -1.20 [" in page
