@@ -288,7 +288,8 @@ class Contrast(Strict):
 
 
 def contrast_problems(track: TrackSpec) -> list[tuple[tuple[Any, ...], str]]:
-    """(field path, message) for each label a contrast names that the track does not have."""
+    """(field path, message) for each label a contrast names that the track does not have, and for
+    a trend whose method meets fewer than two of its teachers."""
     labels = {"method": [m.label() for m in track.methods],
               "teacher": [track.teacher_label(t) for t in track.teachers],
               "student": [track.student_label(s) for s in track.students]}
@@ -307,6 +308,12 @@ def contrast_problems(track: TrackSpec) -> list[tuple[tuple[Any, ...], str]]:
             if label is not None and label not in labels[role]:
                 problems.append(((*loc, *path), f"no {role} labelled {label!r} (the track has: "
                                  f"{', '.join(labels[role]) or 'none'})"))
+        method = next((m for m in track.methods if m.label() == contrast.method), None)
+        if contrast.kind == "trend" and method is not None and method.teachers is not None:
+            ladder = set(contrast.teachers or labels["teacher"]) & set(method.teachers)
+            if len(ladder) < 2:
+                problems.append(((*loc, "method"), f"method {method.label()!r} has {len(ladder)} of the "
+                                 "trend's teachers; a trend needs at least two"))
     return problems
 
 

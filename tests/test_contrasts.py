@@ -47,6 +47,17 @@ def test_contrast_schema_is_strict(tiny_track, write_track, capsys, contrast, me
     assert "contrasts.0" in err and message in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_trend_needs_two_teachers_of_its_method(tiny_track, write_track, capsys) -> None:
+    tiny_track["methods"][1]["teachers"] = ["mlp-64"]
+    tiny_track["contrasts"] = [SIZE_TREND]
+    assert main(["validate", str(write_track(tiny_track))]) == 2
+    err = capsys.readouterr().err
+    assert "contrasts.0.method (line " in err and "method 'kd' has 1 of the trend's teachers" in err
+    tiny_track["contrasts"] = [dict(SIZE_TREND, teachers=["mlp-64"])]
+    assert main(["validate", str(write_track(tiny_track))]) == 2
+    assert "contrasts.0.teachers (line " in capsys.readouterr().err  # a ladder of one is no trend
+
+
 def test_two_contrasts_cannot_share_a_name(tiny_track, write_track, capsys) -> None:
     tiny_track["contrasts"] = [ESKD_VS_KD, dict(SIZE_TREND, name="eskd-vs-kd")]
     assert main(["validate", str(write_track(tiny_track))]) == 2
