@@ -21,9 +21,10 @@ def headline(rows: list[Entry], metric: str) -> str:
     ranked = sorted(scored, key=lambda pair: -pair[1].mean)
     if not ranked:
         return "-"
-    (best, stat), runner = ranked[0], ranked[1][0] if len(ranked) > 1 else None
-    if runner is None:
+    best, stat = ranked[0]
+    if len(ranked) == 1:
         return f"{best.name} ({_value(stat)}; nothing to compare with)"
+    runner = ranked[1][0]
     estimate = difference(best.values("test", metric), runner.values("test", metric))
     if estimate is None:
         return f"tied: {best.name}, {runner.name}"

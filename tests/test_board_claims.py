@@ -153,3 +153,16 @@ def test_no_claim_on_any_board_spans_zero(effects, noise, teacher_seeds) -> None
     section, index = boards(results_of(effects, noise, teacher_seeds))
     shown_claims(section)
     winners(index)
+
+
+def test_a_lone_cell_wins_nothing_and_an_exact_tie_keeps_the_rows_order() -> None:
+    from kdbench.aggregate import entries
+    from kdbench.headlines import headline
+
+    alone = entries([result("kd", seed, 95.0 + seed, "t-small") for seed in (0, 1)])
+    assert headline(alone, "student_acc") == "kd: t-small → s (95.50 ± 0.71; nothing to compare with)"
+    tie = entries([result(method, seed, 95.0 + seed, "t-small")
+                   for method in ("eskd", "kd") for seed in (0, 1)])
+    assert headline(tie, "student_acc") == ("tied: eskd: t-small → s, kd: t-small → s "
+                                            "(+0.00 (no interval: zero spread), paired)")
+    assert headline(tie[::-1], "student_acc").startswith("tied: kd: t-small → s, eskd: t-small → s")
