@@ -166,13 +166,14 @@ def tables(comparisons: list[Comparison]) -> str:
         table = [[c.contrast.name, c.contrast.metric, c.a, c.b, *_numbers(c), p_value(c.p_holm)]
                  for c in differences]
         parts.append(tabulate(table, headers=["contrast", "metric", "a", "b", "a − b (95% CI)", "interval",
-                                              "n", "p", "p (Holm)"], tablefmt="github"))
+                                              "n", "p", "p (Holm)"], tablefmt="github",
+                              disable_numparse=True))
     if trends:
         table = [[c.contrast.name, c.contrast.metric, c.a, c.b, *_numbers(c), p_value(c.p_holm)]
                  for c in trends]
         parts.append(tabulate(table, headers=["contrast", "metric", "method → student", "teachers",
                                               "slope (95% CI)", "unit", "seeds", "p", "p (Holm)"],
-                              tablefmt="github"))
+                              tablefmt="github", disable_numparse=True))
     return "\n\n".join(parts)
 
 

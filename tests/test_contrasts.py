@@ -165,3 +165,14 @@ def test_the_page_lists_declared_contrasts_with_what_the_paper_found() -> None:
     assert "Contrasts declared by the track" in page and "### What this track shows" in page
     assert "Cho & Hariharan 2019 found it negative: of 1 comparison(s), kdbench agrees in 1" in page
     assert "for kd → s it falls over t-small, t-mid, t-big: -1.20 [" in page
+
+
+def test_tables_print_p_values_to_three_decimals() -> None:
+    from kdbench.contrasts import Comparison, tables
+    from kdbench.stats import Estimate
+
+    row = Comparison(Contrast.model_validate(ESKD_VS_KD), "eskd: t → s", "kd: t → s",
+                     Estimate(0.5, -1.0, 2.0, 0.5, 3, PAIRED), p_holm=1.0)
+    line = tables([row]).splitlines()[-1]
+    assert "| +0.50 [-1.00, +2.00] " in line and "| 0.500 " in line
+    assert line.rstrip().endswith("| 1.000      |")  # not "1", as tabulate would parse it
