@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 BudgetName = Literal["full", "quick", "smoke"]
 IntervalVariance = Literal["students only", "students and teachers"]
@@ -303,6 +304,83 @@ class Reference(Strict):
         return self
 
 
+class CellSelector(Strict):
+    """Board cells by label; a field left out matches any (a difference's ``b`` takes it from ``a``)."""
+
+    method: str | None = None
+    teacher: str | None = None
+    student: str | None = None
+
+
+class Contrast(Strict):
+    """A comparison the track's page reports with a 95% interval over seeds, Holm-adjusted across
+    the page: a ``difference`` of cells ``a`` minus ``b``, or the ``trend`` of ``method``'s
+    students over its teachers, ``over`` log10 teacher parameters or teacher accuracy.
+    ``expected`` is the sign the paper found (``source``), which the page checks."""
+
+    name: str = Field(pattern=TRACK_NAME, max_length=64)
+    kind: Literal["difference", "trend"]
+    metric: str = Field("test.student_acc", description="'<split>.<metric>'")
+    a: CellSelector | None = None
+    b: CellSelector | None = None
+    method: str | None = Field(None, description="trend: the method's label")
+    student: str | None = Field(None, description="trend: one student's label (default: each)")
+    teachers: tuple[str, ...] | None = listed(None, min_length=2, description="trend: the ladder "
+                                              "(default: every teacher of the method)")
+    over: Literal["teacher_params", "teacher_acc"] | None = None
+    expected: Literal["positive", "negative"] | None = None
+    source: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Contrast:
+        if self.metric not in {f"{split}.{metric}" for split in SPLITS for metric in METRICS}:
+            raise ValueError(f"metric {self.metric!r} is not '<split>.<metric>' with split in {SPLITS} "
+                             f"and metric in {METRICS}")
+        needs = {"difference": ("a", "b"), "trend": ("method", "over")}[self.kind]
+        foreign = {"difference": ("method", "student", "teachers", "over"), "trend": ("a", "b")}[self.kind]
+        missing = [name for name in needs if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} needs {' and '.join(needs)}")
+        extra = [name for name in foreign if getattr(self, name) is not None]
+        if extra:
+            raise ValueError(f"{extra[0]} is not a field of a {self.kind}")
+        if (self.expected is None) != (self.source is None):
+            raise ValueError("give expected and source together (what the paper found, and where)")
+        if self.kind == "difference" and self.a == self.b:
+            raise ValueError("a and b select the same cells")
+        return self
+
+
+def contrast_problems(track: TrackSpec) -> list[tuple[tuple[Any, ...], str]]:
+    """(field path, message) for each label a contrast names that the track does not have, and for
+    a trend whose method meets fewer than two of its teachers."""
+    labels = {"method": [m.label() for m in track.methods],
+              "teacher": [track.teacher_label(t) for t in track.teachers],
+              "student": [track.student_label(s) for s in track.students]}
+    problems = []
+    names = [contrast.name for contrast in track.contrasts]
+    for i, contrast in enumerate(track.contrasts):
+        loc: tuple[Any, ...] = ("contrasts", i)
+        if names.index(contrast.name) != i:
+            problems.append(((*loc, "name"), f"name {contrast.name!r} is used twice"))
+        named = [((side, role), getattr(getattr(contrast, side), role))
+                 for side in ("a", "b") if getattr(contrast, side) for role in labels]
+        named += [(("method",), contrast.method), (("student",), contrast.student)]
+        named += [(("teachers", j), label) for j, label in enumerate(contrast.teachers or ())]
+        for path, label in named:
+            role = "teacher" if path[0] == "teachers" else path[-1]
+            if label is not None and label not in labels[role]:
+                problems.append(((*loc, *path), f"no {role} labelled {label!r} (the track has: "
+                                 f"{', '.join(labels[role]) or 'none'})"))
+        method = next((m for m in track.methods if m.label() == contrast.method), None)
+        if contrast.kind == "trend" and method is not None and method.teachers is not None:
+            ladder = set(contrast.teachers or labels["teacher"]) & set(method.teachers)
+            if len(ladder) < 2:
+                problems.append(((*loc, "method"), f"method {method.label()!r} has {len(ladder)} of the "
+                                 "trend's teachers; a trend needs at least two"))
+    return problems
+
+
 class TrackSpec(Strict):
     """A benchmark track: data, teachers, students, methods, recipes, seeds, budgets, references."""
 
@@ -331,6 +409,8 @@ class TrackSpec(Strict):
                                   "results are run again")
     budgets: dict[BudgetName, Budget] = Field(default_factory=lambda: {"full": Budget()})
     references: tuple[Reference, ...] = listed()
+    contrasts: tuple[Contrast, ...] = listed(description="comparisons the page reports (default: "
+                                              "each method against ce)")
 
     def teacher_label(self, entry: TeacherEntry) -> str:
         return entry.label or entry.model.label()
@@ -418,6 +498,16 @@ class TrackSpec(Strict):
             if unknown:
                 raise ValueError(f"budgets.{name}.models: no teacher or student labelled "
                                  f"{unknown[0]!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_contrasts(self) -> TrackSpec:
+        problems = contrast_problems(self)
+        if problems:
+            raise ValidationError.from_exception_data("TrackSpec", [
+                InitErrorDetails(type=PydanticCustomError("label", "{message}", {"message": message}),
+                                 loc=loc, input=None)
+                for loc, message in problems])
         return self
 
 
