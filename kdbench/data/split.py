@@ -12,12 +12,14 @@ from kdbench.data.tensors import Batch
 
 
 class Split(Protocol):
-    """One split: its labels and shape, fixed subsets, and batch iterators on a device.
+    """One split: its labels (``label_mask``, bool (N,), True where a label may be used; a hidden
+    label's value is unspecified), shape, fixed subsets, and batch iterators on a device.
 
     ``ImageTensors`` (small sets, in memory) and ``ImageStream`` (ImageNet, from files) implement it.
     """
 
     labels: Tensor
+    label_mask: Tensor
     num_classes: int
     mean: tuple[float, ...]
     std: tuple[float, ...]

@@ -87,9 +87,9 @@ class Hint(Distiller):
             raise RuntimeError("hint: call prepare(data) before training (it builds the regressor)")
         p = self.params
         logits, student_feature = self.student_tap.read(self.student, batch.images)
-        teacher_logits, teacher_feature = self.teacher_tap.read(self.teacher_logits, batch.images)
+        teacher_logits, teacher_feature = self.teacher_tap.read(self.teacher_logits, batch)
         target = self.regressor.target(teacher_feature)
-        terms = {"ce": p.ce_weight * ce_loss(logits, batch.labels),
+        terms = {"ce": p.ce_weight * ce_loss(logits, batch.labels, batch.label_mask),
                  "hint": p.hint_weight * hint_loss(self.regressor(student_feature), target)}
         if p.kd_weight > 0:
             terms["kd"] = p.kd_weight * kd_loss(logits, teacher_logits, p.temperature)

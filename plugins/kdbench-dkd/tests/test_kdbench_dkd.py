@@ -61,7 +61,8 @@ class Fixed(torch.nn.Module):
 def fixed_pair(params: DKDParams) -> tuple[DKD, Batch]:
     student, teacher, labels = tensors()
     index = torch.arange(len(labels))
-    return DKD(Fixed(student), Fixed(teacher), params), Batch(index, labels, index)
+    mask = torch.ones(len(labels), dtype=torch.bool)
+    return DKD(Fixed(student), Fixed(teacher), params), Batch(index, labels, index, mask)
 
 
 @pytest.mark.parametrize("temperature", [1.0, 4.0])
@@ -132,7 +133,8 @@ def test_gradients_are_finite_and_the_teacher_gets_none() -> None:
     torch.manual_seed(0)
     student, teacher = torch.nn.Linear(6, 5), torch.nn.Linear(6, 5)
     dkd = DKD(student, teacher, DKDParams(warmup_epochs=0))
-    terms = dkd(Batch(torch.randn(8, 6), torch.arange(8) % 5, torch.arange(8)), epoch=0)
+    terms = dkd(Batch(torch.randn(8, 6), torch.arange(8) % 5, torch.arange(8),
+                      torch.ones(8, dtype=torch.bool)), epoch=0)
     sum(terms.values()).backward()
     assert all(torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in student.parameters())
     assert all(p.grad is None for p in teacher.parameters())
