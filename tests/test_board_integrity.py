@@ -153,6 +153,7 @@ def test_provenance_names_the_code_and_the_machine(work) -> None:
     assert {"kdbench:kd@1", "kdbench:mlp@1", "kdbench:digits@1"} <= set(data["spec"]["code"])
 
 
+@pytest.mark.slow
 def test_teachers_copied_by_verify_verify_published_results_without_a_cache(work, capsys,
                                                                            monkeypatch) -> None:
     assert main(["verify", "--copy-teachers", "shipped"]) == 0
@@ -191,6 +192,7 @@ def test_provenance_text_cannot_put_markup_on_a_page(work, capsys) -> None:
     assert "# HACKED" not in page and "<script>" not in page
 
 
+@pytest.mark.slow
 def test_the_newest_stale_result_is_the_one_reused(work, capsys, monkeypatch) -> None:
     import kdbench.builtin
 
