@@ -103,6 +103,7 @@ def test_a_partly_finished_budget_is_flagged(work, capsys) -> None:
     assert "9 of 10 (partial)" in (work / "results" / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_verify_reproduces_every_number_and_catches_an_edit(work, capsys) -> None:
     assert main(["verify"]) == 0
     out = capsys.readouterr().out
@@ -124,6 +125,7 @@ def test_verify_refuses_altered_student_weights(work, capsys) -> None:
     assert "does not match the result's student_sha256" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_changed_plugin_version_is_not_reused_unless_asked(work, capsys, monkeypatch) -> None:
     import kdbench.builtin
 

@@ -103,6 +103,7 @@ def test_the_plugin_is_listed_with_its_distribution(project: Path, monkeypatch: 
     assert cli.main(["validate", str(project / PACKAGE / "logit-mse.yaml")]) == 0
 
 
+@pytest.mark.slow
 def test_the_one_test_a_plugin_needs_passes(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install(project, monkeypatch)
     spec = importlib.util.spec_from_file_location("test_logit_mse", project / "tests" / "test_logit_mse.py")
@@ -133,6 +134,7 @@ def test_the_loss_is_the_formula(project: Path, monkeypatch: pytest.MonkeyPatch)
     assert plugin.LogitMSEParams().model_dump() == {"ce_weight": 0.0, "mse_weight": 1.0}
 
 
+@pytest.mark.slow
 def test_the_smoke_run_of_the_tutorial_track(project: Path, monkeypatch: pytest.MonkeyPatch,
                                              tmp_path: Path) -> None:
     install(project, monkeypatch)

@@ -18,11 +18,20 @@ class Split(Protocol):
     ``ImageTensors`` (small sets, in memory) and ``ImageStream`` (ImageNet, from files) implement it.
     """
 
-    labels: Tensor
-    label_mask: Tensor
-    num_classes: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
+    @property
+    def labels(self) -> Tensor: ...
+
+    @property
+    def label_mask(self) -> Tensor: ...
+
+    @property
+    def num_classes(self) -> int: ...
+
+    @property
+    def mean(self) -> tuple[float, ...]: ...
+
+    @property
+    def std(self) -> tuple[float, ...]: ...
 
     def __len__(self) -> int: ...
 

@@ -112,7 +112,7 @@ class MethodChecker:
         with torch.no_grad():
             for param in trained.trainable_parameters():
                 if param.grad is not None:
-                    param -= 0.1 * param.grad
+                    param.sub_(0.1 * param.grad)
         state = {key: value.clone() for key, value in trained.student_state_dict().items()}
         fresh = self.build(data, self.seed + 1)
         if fresh.teacher is not None and trained.teacher is not None:
@@ -152,7 +152,8 @@ def check_method(name: str, params: Mapping[str, Any] | None = None, *, models: 
     (student, teacher) pair to use (default: LeNet-5 of widths 0.5 and 1)."""
     pm = pm or get_plugin_manager()
     info = pm.methods.get(name)
-    validated = info.Params.model_validate(dict(params or {}), context={"recipe": Recipe(epochs=4)})
+    recipe = Recipe.model_validate({"epochs": 4})
+    validated = info.Params.model_validate(dict(params or {}), context={"recipe": recipe})
     checker = MethodChecker(name, info, validated, models or lenet_pair, seed)
     checker.check_finite()
     checker.check_deterministic()

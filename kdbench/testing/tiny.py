@@ -16,8 +16,8 @@ def tiny_data(labels: Tensor | None = None, label_mask: Tensor | None = None, n:
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (n, 1, size, size), dtype=torch.uint8, generator=generator)
     labels = torch.arange(n) % classes if labels is None else labels
-    return ImageTensors(images, labels, num_classes=classes, mean=(0.5,), std=(0.25,),
-                        label_mask=label_mask)
+    mask = torch.ones(n, dtype=torch.bool) if label_mask is None else label_mask
+    return ImageTensors(images, labels, num_classes=classes, mean=(0.5,), std=(0.25,), label_mask=mask)
 
 
 def lenet_pair(data: ImageTensors) -> tuple[nn.Module, nn.Module]:
