@@ -1,7 +1,8 @@
 """kdbench: a plugin-based benchmark suite for knowledge distillation.
 
-The public API for plugin authors: ``hookimpl`` and the descriptor types a hook returns.
-Importing this package is cheap; torch is only imported by the modules that need it.
+The public API for plugin authors is ``kdbench.plugin`` (and ``kdbench.testing``); the names
+here (``hookimpl``, the descriptor types) stay for plugins written before it. Importing this
+package is cheap; torch is only imported by the modules that need it.
 """
 
 from importlib.metadata import PackageNotFoundError, version

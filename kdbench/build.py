@@ -39,15 +39,16 @@ class DataSource:
         return self.load(task, "test").limit(limit)
 
     def training(self, data: DataRef, task: Ref, limit: int | None = None) -> Split:
-        """The train split of ``data``: its subset, labels hidden (-1) when they are not to be
-        used, normalized like the task's data set, at most ``limit`` examples."""
+        """The train split of ``data``: its subset, labels hidden (``label_mask`` False) when they
+        are not to be used, normalized like the task's data set, at most ``limit`` examples."""
         key = ("training", data.model_dump_json(), task.model_dump_json(), str(limit))
         if key not in self._cache:
             split = self.load(data, "train")
             if data.subset is not None:
                 split = split.subset(subset_indices(split.labels, data.subset))
-            if not data.labels:
-                split = replace(split, labels=torch.full_like(split.labels, -1))
+            if not data.labels:  # values unspecified; -1 makes code that ignores the mask fail loudly
+                split = replace(split, labels=torch.full_like(split.labels, -1),
+                                label_mask=torch.zeros_like(split.label_mask))
             if data.name != task.name or data.params != task.params:
                 like = self.load(task, "test")
                 split = replace(split, mean=like.mean, std=like.std, num_classes=like.num_classes)

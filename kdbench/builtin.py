@@ -16,6 +16,9 @@ from kdbench.methods import builtin_methods
 from kdbench.models import builtin_models
 from kdbench.types import DatasetInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
 
+# The plugin API these built-ins were written for (``kdbench.plugin.API_VERSION``'s major).
+KDBENCH_API = "1"
+
 TRACKS_DIR = Path(__file__).parent / "tracks"
 
 # The code version of every built-in method, model family and data set that does not declare its

@@ -25,7 +25,7 @@ def kdbench_methods() -> Iterable[MethodInfo]:
 
     Example::
 
-        @kdbench.hookimpl
+        @hookimpl  # from kdbench.plugin
         def kdbench_methods():
             yield MethodInfo(name="dkd", summary="Decoupled KD", factory=DKD, Params=DKDParams)
     """
@@ -37,7 +37,7 @@ def kdbench_models() -> Iterable[ModelInfo]:
 
     Example::
 
-        @kdbench.hookimpl
+        @hookimpl  # from kdbench.plugin
         def kdbench_models():
             yield ModelInfo(name="wrn", summary="Wide ResNet", factory=build_wrn,
                             pattern=r"wrn-(?P<depth>\\d+)-(?P<k>\\d+)", example="wrn-16-2")
@@ -50,7 +50,7 @@ def kdbench_datasets() -> Iterable[DatasetInfo]:
 
     Example::
 
-        @kdbench.hookimpl
+        @hookimpl  # from kdbench.plugin
         def kdbench_datasets():
             yield DatasetInfo(name="svhn", summary="Street View House Numbers", factory=load_svhn)
     """
@@ -62,7 +62,7 @@ def kdbench_tracks() -> Iterable[TrackInfo]:
 
     Example::
 
-        @kdbench.hookimpl
+        @hookimpl  # from kdbench.plugin
         def kdbench_tracks():
             yield TrackInfo(name="my-track", summary="...", path=Path(__file__).parent / "my.yaml")
     """
@@ -77,7 +77,7 @@ def kdbench_loggers() -> Iterable[LoggerInfo]:
 
     Example::
 
-        @kdbench.hookimpl
+        @hookimpl  # from kdbench.plugin
         def kdbench_loggers():
             yield LoggerInfo(name="wandb", summary="Weights & Biases", factory=WandbLogger,
                              check=require_wandb)

@@ -3,13 +3,13 @@
 A plugin that fails to import, implements no kdbench hook, declares an unknown hook or whose hook
 raises is reported in one line and skipped, so the rest of kdbench keeps working; strict mode
 (``--strict-plugins`` or ``KDBENCH_STRICT_PLUGINS=1``) turns that into an error. Two plugins that
-provide the same name are a conflict: reported in one line that names both and how to disable one,
-and an error only where the contested name is used (always, in strict mode).
+provide the same name, or model families of two plugins whose name patterns overlap (one matches
+the other's name or ``example``), are a conflict: reported in one line that names both and how to
+disable one, and an error wherever a name of either is used (always, in strict mode).
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
@@ -22,6 +22,8 @@ import pluggy
 
 from kdbench import hookspecs
 from kdbench.errors import PluginError, UnknownNameError
+from kdbench.messages import close_names, did_you_mean, one_line
+from kdbench.plugin import API_VERSION
 from kdbench.types import DatasetInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
 
 GROUP = "kdbench"
@@ -81,6 +83,25 @@ class Conflict:
         return any(p.info.matches(name) for p in self.providers)
 
 
+def shared_name(a: Any, b: Any) -> str | None:
+    """A name that both descriptors match, from their names and declared ``example`` names; the
+    registry's test for two model families whose name patterns overlap."""
+    witnesses = (a.name, getattr(a, "example", None), b.name, getattr(b, "example", None))
+    return next((w for w in witnesses if w and a.matches(w) and b.matches(w)), None)
+
+
+def overlaps(kind: str, entries: list[Registered[Any]]) -> tuple[Conflict, ...]:
+    """Conflicts between entries of different plugins that match a shared name: a name pattern
+    that overlaps another plugin's is ambiguous, like a name provided twice."""
+    found = []
+    for i, a in enumerate(entries):
+        for b in entries[i + 1:]:
+            name = shared_name(a.info, b.info) if a.plugin != b.plugin else None
+            if name is not None:
+                found.append(Conflict(kind, name, (a, b)))
+    return tuple(found)
+
+
 def naming(pattern: str) -> str:
     """A name pattern for people: ``wrn-(?P<depth>\\d+)-(?P<k>\\d+)`` -> ``wrn-{depth}-{k}``."""
     return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern).replace("\\", "")
@@ -126,9 +147,7 @@ class Catalog(Generic[T]):
         candidates = {entry.info.name: entry.info for entry in self.entries}
         candidates.update({entry.info.example: entry.info for entry in self.entries
                            if getattr(entry.info, "example", None)})
-        close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
-        hints = list(dict.fromkeys(spelled(candidates[c]) for c in close))
-        hint = f"; did you mean {' or '.join(hints)}?" if hints else ""
+        hint = did_you_mean(spelled(candidates[c]) for c in close_names(name, candidates, cutoff=0.5))
         known = ", ".join(naming(e.info.pattern) if getattr(e.info, "pattern", None) else e.info.name
                           for e in self.entries) or "none installed"
         skipped = "".join(f"; plugin {failure.plugin!r} ({failure.distribution}) was skipped "
@@ -146,8 +165,8 @@ def unknown_hooks(plugin: object) -> str | None:
     """Why ``plugin`` cannot load when it marks a function that is no kdbench hook (a misspelling)."""
     for name in sorted(dir(plugin)):
         if hasattr(getattr(plugin, name, None), f"{GROUP}_impl") and name not in HOOKS:
-            close = difflib.get_close_matches(name, HOOKS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f" (the hooks: {', '.join(HOOKS)})"
+            hint = did_you_mean(repr(c) for c in close_names(name, HOOKS, n=1)) \
+                or f" (the hooks: {', '.join(HOOKS)})"
             return f"{name!r} is marked @kdbench.hookimpl but is no kdbench hook{hint}"
     return None
 
@@ -158,10 +177,20 @@ def unmarked_hooks(plugin: object) -> list[str]:
             and callable(getattr(plugin, name)) and not hasattr(getattr(plugin, name), f"{GROUP}_impl")]
 
 
-def one_line(error: BaseException) -> str:
-    """``Type: first line of the message``, for reports that must stay on one line."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+def api_mismatch(plugin: object) -> str | None:
+    """Why ``plugin`` cannot load when its ``KDBENCH_API`` names another major version of the plugin
+    API, or a newer minor one, than ``API_VERSION``; None when it fits or declares nothing."""
+    declared = getattr(plugin, "KDBENCH_API", None)
+    if declared is None:
+        return None
+    if not isinstance(declared, str) or not re.fullmatch(r"\d+(\.\d+)?", declared):
+        return f"KDBENCH_API must be a version string such as '1' or '1.0', not {declared!r}"
+    major, _, minor = declared.partition(".")
+    ours_major, ours_minor = (int(part) for part in API_VERSION.split("."))
+    if int(major) != ours_major or (minor and int(minor) > ours_minor):
+        return (f"built for kdbench plugin API {declared}, but this kdbench provides {API_VERSION}; "
+                "install a release of the plugin made for it")
+    return None
 
 
 class PluginManager(pluggy.PluginManager):
@@ -191,9 +220,9 @@ class PluginManager(pluggy.PluginManager):
         """Register one plugin object; a plugin with an invalid, unknown or no hook is skipped."""
         if self.is_blocked(name):
             return
-        unknown = unknown_hooks(plugin)
-        if unknown:
-            self.fail(name, distribution, unknown)
+        refused = api_mismatch(plugin) or unknown_hooks(plugin)
+        if refused:
+            self.fail(name, distribution, refused)
             return
         try:
             self.register(plugin, name=name)
@@ -277,7 +306,7 @@ class PluginManager(pluggy.PluginManager):
         entries = [found[0] for found in providers.values() if len(found) == 1]
         conflicts = tuple(Conflict(kind, name, tuple(found)) for name, found in sorted(providers.items())
                           if len(found) > 1)
-        return Catalog(kind, entries, conflicts)
+        return Catalog(kind, entries, conflicts + overlaps(kind, entries))
 
     @property
     def methods(self) -> Catalog[MethodInfo]:

@@ -52,6 +52,13 @@ class Progress:
 
         return advance
 
+    @property
+    def shown(self) -> list[str]:
+        """The descriptions of the epoch bars on screen now, oldest first."""
+        if self._bars is None:
+            return []
+        return [task.description.strip() for task in self._bars.tasks if task.id in self._open]
+
     def _close(self, task: Any) -> None:
         self._open.remove(task)
         if self._bars is not None:

@@ -216,7 +216,7 @@ class Runner:
             if key not in self._teacher_logits:
                 self._teacher_logits[key] = predict(teacher.model, split, batch, self.device)
             teacher_logits = self._teacher_logits[key]
-        return split_metrics(student_logits, split.labels, teacher_logits)
+        return split_metrics(student_logits, split.labels, teacher_logits, split.label_mask)
 
     @staticmethod
     def _summary(result: RunResult) -> str:

@@ -15,9 +15,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from kdbench.factories import DatasetFactory, LoggerFactory, MethodFactory, ModelFactory
 
 
 class Params(BaseModel):
@@ -45,7 +48,7 @@ class MethodInfo:
 
     name: str
     summary: str
-    factory: Callable[..., Any]
+    factory: MethodFactory
     Params: type[BaseModel] = NoParams
     needs_teacher: bool = True
     needs_labels: bool | Callable[[Any], bool] = False
@@ -73,7 +76,7 @@ class ModelInfo:
 
     name: str
     summary: str
-    factory: Callable[..., Any]
+    factory: ModelFactory
     Params: type[BaseModel] = NoParams
     pattern: str | None = None
     example: str | None = None
@@ -97,7 +100,7 @@ class DatasetInfo:
 
     name: str
     summary: str
-    factory: Callable[..., Any]
+    factory: DatasetFactory
     Params: type[BaseModel] = NoParams
     splits: tuple[str, ...] = ("train", "test")
     version: str | None = None
@@ -131,7 +134,7 @@ class LoggerInfo:
 
     name: str
     summary: str
-    factory: Callable[..., Any]
+    factory: LoggerFactory
     Params: type[BaseModel] = NoParams
     check: Callable[[], Any] | None = None
 

@@ -143,7 +143,8 @@ def check(pm: PluginManager, result: RunResult, path: Path, data: DataSource,
     batch = spec.recipe.eval_batch_size
     for split, examples in splits.items():
         values = split_metrics(predict(student.to(device), examples, batch, device), examples.labels,
-                               predict(teacher, examples, batch, device) if teacher else None)
+                               predict(teacher, examples, batch, device) if teacher else None,
+                               examples.label_mask)
         for name, value in values.items():
             recorded = result.metrics[split].get(name)
             if value is not None and recorded is not None and not close(name, recorded, value,

@@ -103,6 +103,7 @@ def test_a_partly_finished_budget_is_flagged(work, capsys) -> None:
     assert "9 of 10 (partial)" in (work / "results" / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_verify_reproduces_every_number_and_catches_an_edit(work, capsys) -> None:
     assert main(["verify"]) == 0
     out = capsys.readouterr().out
@@ -124,6 +125,7 @@ def test_verify_refuses_altered_student_weights(work, capsys) -> None:
     assert "does not match the result's student_sha256" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_changed_plugin_version_is_not_reused_unless_asked(work, capsys, monkeypatch) -> None:
     import kdbench.builtin
 
@@ -153,6 +155,7 @@ def test_provenance_names_the_code_and_the_machine(work) -> None:
     assert {"kdbench:kd@1", "kdbench:mlp@1", "kdbench:digits@1"} <= set(data["spec"]["code"])
 
 
+@pytest.mark.slow
 def test_teachers_copied_by_verify_verify_published_results_without_a_cache(work, capsys,
                                                                            monkeypatch) -> None:
     assert main(["verify", "--copy-teachers", "shipped"]) == 0
@@ -191,6 +194,7 @@ def test_provenance_text_cannot_put_markup_on_a_page(work, capsys) -> None:
     assert "# HACKED" not in page and "<script>" not in page
 
 
+@pytest.mark.slow
 def test_the_newest_stale_result_is_the_one_reused(work, capsys, monkeypatch) -> None:
     import kdbench.builtin
 

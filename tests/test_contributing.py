@@ -5,6 +5,7 @@ folder with METADATA and entry_points.txt on sys.path), listed, validated and ru
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import re
 import sys
@@ -18,6 +19,7 @@ import torch
 from kdbench import cli
 from kdbench.errors import DataNotFoundError
 from kdbench.plugins import PluginManager, get_plugin_manager, reset_plugin_manager
+from kdbench.testing import check_dataset
 
 try:
     import tomllib
@@ -29,7 +31,8 @@ SECTION = "## Your first method plugin"
 BLOCK = re.compile(r'^```(\w+) title="([^"]+)"\n(.*?)^```$', re.MULTILINE | re.DOTALL)
 PACKAGE = "kdbench_logit_mse"
 FILES = ["pyproject.toml", f"{PACKAGE}/__init__.py", f"{PACKAGE}/plugin.py",
-         f"{PACKAGE}/logit-mse.yaml", f"{PACKAGE}/npz.py"]
+         f"{PACKAGE}/logit-mse.yaml", f"{PACKAGE}/npz.py", "tests/test_logit_mse.py"]
+PUBLIC = {"kdbench.plugin", "kdbench.testing"}
 
 
 def section() -> str:
@@ -100,6 +103,24 @@ def test_the_plugin_is_listed_with_its_distribution(project: Path, monkeypatch: 
     assert cli.main(["validate", str(project / PACKAGE / "logit-mse.yaml")]) == 0
 
 
+@pytest.mark.slow
+def test_the_one_test_a_plugin_needs_passes(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install(project, monkeypatch)
+    spec = importlib.util.spec_from_file_location("test_logit_mse", project / "tests" / "test_logit_mse.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.test_logit_mse_keeps_the_contract()
+
+
+def test_every_example_imports_only_the_public_api() -> None:
+    code = "\n".join(code for language, _, code in re.findall(r'^```(\w+)(?: title="([^"]+)")?\n(.*?)^```$',
+                                                           CONTRIBUTING.read_text(encoding="utf-8"),
+                                                           re.MULTILINE | re.DOTALL) if language == "python")
+    imported = set(re.findall(r"^\s*(?:from|import) (kdbench[\w.]*)", code, re.MULTILINE))
+    assert imported and imported <= PUBLIC, imported - PUBLIC
+
+
 def test_the_loss_is_the_formula(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install(project, monkeypatch)
     plugin = importlib.import_module(f"{PACKAGE}.plugin")
@@ -113,6 +134,7 @@ def test_the_loss_is_the_formula(project: Path, monkeypatch: pytest.MonkeyPatch)
     assert plugin.LogitMSEParams().model_dump() == {"ce_weight": 0.0, "mse_weight": 1.0}
 
 
+@pytest.mark.slow
 def test_the_smoke_run_of_the_tutorial_track(project: Path, monkeypatch: pytest.MonkeyPatch,
                                              tmp_path: Path) -> None:
     install(project, monkeypatch)
@@ -157,3 +179,4 @@ def test_the_data_set_example(project: Path, monkeypatch: pytest.MonkeyPatch, tm
     data = info.factory(params, "train", root=tmp_path / "data")
     assert len(data) == 6 and data.num_classes == 3 and data.images.dtype == torch.uint8
     assert data.in_channels == 1 and data.image_size == 4
+    check_dataset("npz", {"folder": "tiny", "num_classes": 3}, root=tmp_path / "data", splits=("train",))

@@ -66,7 +66,8 @@ def test_attention_transfer_reads_every_tap_in_one_forward_each(example) -> None
     student.register_forward_hook(lambda *_: calls.__setitem__("student", calls["student"] + 1))
     teacher.register_forward_hook(lambda *_: calls.__setitem__("teacher", calls["teacher"] + 1))
     distiller = at.AttentionTransfer(student, teacher, at.AttentionParams())
-    batch = Batch(torch.randn(6, 1, 12, 12), torch.arange(6) % 10, torch.arange(6))
+    batch = Batch(torch.randn(6, 1, 12, 12), torch.arange(6) % 10, torch.arange(6),
+                  torch.ones(6, dtype=torch.bool))
     terms = distiller(batch, epoch=0)
     assert calls == {"student": 1, "teacher": 1} and set(terms) == {"ce", "at"}
     sum(terms.values()).backward()

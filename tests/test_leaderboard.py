@@ -36,6 +36,7 @@ def board(*args: str) -> int:
     return main(["leaderboard", *args, *extra])
 
 
+@pytest.mark.slow
 def test_render_is_deterministic_and_check_detects_staleness(finished, tmp_path, capsys) -> None:
     results = tmp_path / "results"
     shutil.copytree(finished / "results", results)

@@ -10,8 +10,8 @@ import pytest
 
 from kdbench.cli import main
 from kdbench.errors import PluginError, UnknownNameError
-from kdbench.plugins import Conflict, PluginManager, Registered, get_plugin_manager
-from kdbench.types import MethodInfo
+from kdbench.plugins import Conflict, PluginManager, Registered, get_plugin_manager, shared_name
+from kdbench.types import MethodInfo, ModelInfo
 
 GOOD = """
     from pydantic import BaseModel
@@ -328,3 +328,47 @@ def test_an_unknown_name_mentions_a_plugin_that_was_skipped(install, capsys) -> 
     assert len([line for line in err if "error" in line]) == 1
     assert "unknown track 'my-track'" in err[-1]
     assert "plugin 'broken' (kdbench-broken 0.1) was skipped" in err[-1]
+
+
+FAMILY = """
+    from kdbench.plugin import ModelInfo, hookimpl
+    from kdbench.models.mlp import build_mlp
+
+    @hookimpl
+    def kdbench_models():
+        return [ModelInfo("{name}", "a third-party family", build_mlp, pattern=r"{pattern}",
+                          example="{example}")]
+"""
+
+
+def test_a_name_pattern_that_overlaps_another_plugins_is_a_conflict(install, caplog) -> None:
+    install("kdbench-wide", {"kdbench_wide": FAMILY.format(name="wide", pattern=r"wrn-\d+-\d+",
+                                                           example="wrn-10-1")}, {"wide": "kdbench_wide"})
+    install("kdbench-tiny", {"kdbench_tiny": FAMILY.format(name="tiny", pattern=r"tiny-\d+",
+                                                           example="tiny-3")}, {"tiny": "kdbench_tiny"})
+    pm = PluginManager()
+    pm.load_entrypoints()
+    with caplog.at_level(logging.WARNING, logger="kdbench.plugins"):
+        assert pm.models.find("tiny-7").plugin == "tiny"  # a family that overlaps none works
+    [conflict] = pm.conflicts
+    assert "model 'wrn-40-2' is provided twice: by plugin 'builtin'" in str(conflict)
+    assert str(conflict).endswith("set KDBENCH_DISABLE_PLUGINS=wide") and conflict.name in caplog.text
+    for name in ("wrn-16-2", "wrn-10-1"):
+        with pytest.raises(PluginError, match="plugin 'wide' \\(kdbench-wide 0.1\\)"):
+            pm.models.get(name)
+    with pytest.raises(PluginError, match="provided twice.*strict"):
+        strict = PluginManager(strict=True)
+        strict.load_entrypoints()
+        strict.models.get("tiny-3")
+
+
+@pytest.mark.parametrize(("a", "b", "shared"), [
+    (ModelInfo("wrn", "", print, pattern=r"wrn-\d+-\d+", example="wrn-16-2"),
+     ModelInfo("w", "", print, pattern=r"wrn-16-\d+", example="wrn-16-8"), "wrn-16-2"),
+    (ModelInfo("resnet", "", print, pattern=r"resnet\d+", example="resnet56"),
+     ModelInfo("resnet18", "", print), "resnet18"),
+    (ModelInfo("resnet", "", print, pattern=r"resnet\d+", example="resnet56"),
+     ModelInfo("vgg", "", print, pattern=r"vgg\d+", example="vgg13"), None),
+])
+def test_shared_name_comes_from_names_and_examples(a: ModelInfo, b: ModelInfo, shared: str | None) -> None:
+    assert shared_name(a, b) == shared and (shared_name(b, a) is None) == (shared is None)

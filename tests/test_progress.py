@@ -16,16 +16,20 @@ def terminal() -> Console:
 def test_epoch_bars_fill_close_and_survive_extra_calls() -> None:
     with Progress(2, console=terminal()) as progress:
         ensemble = progress.epochs("teacher, ensemble of 2", 4)
-        for _member in range(2):
-            for epoch in range(2):
-                ensemble(epoch, {})
-        assert progress._open == []
+        for epoch in range(2):  # the first member
+            ensemble(epoch, {})
+        assert progress.shown == ["teacher, ensemble of 2"]
+        for epoch in range(2):  # the second one fills the bar, which goes away
+            ensemble(epoch, {})
+        assert progress.shown == []
         ensemble(0, {})  # a call after the bar closed does nothing
+        assert progress.shown == []
         resumed = progress.epochs("student, resumed at epoch 3", 5)
         resumed(3, {})
         resumed(4, {})
+        assert progress.shown == ["student, resumed at epoch 3"]  # 2 of 5 epochs: not full
         progress.done("run 1")
-        assert progress._open == [] and progress.finished == 1
+        assert progress.shown == [] and progress.finished == 1
         progress.done("run 2")
     assert "[2/2] run 2" in progress.console.file.getvalue()
 

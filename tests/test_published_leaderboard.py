@@ -37,6 +37,7 @@ def test_published_results_are_finished_runs_with_provenance() -> None:
         assert weights.is_file(), f"{weights.name}: the published student weights are missing"
 
 
+@pytest.mark.slow
 def test_published_numbers_are_reproduced_from_the_shipped_weights(in_repository, capsys) -> None:
     assert main(["verify", "--published"]) == 0, capsys.readouterr().out
     out = capsys.readouterr().out

@@ -90,6 +90,7 @@ def rerun(tmp_path: Path, track: Path, capsys) -> tuple[dict[str, dict], str]:
     ("teacher.json", lambda data: b"[1, 2]"),
     ("teacher.json", lambda data: b'{"sha256": 3}'),
 ])
+@pytest.mark.slow
 def test_a_corrupt_teacher_file_is_moved_aside_and_the_teacher_retrained(tmp_path, track, capsys,
                                                                          name, damage) -> None:
     before = {r["spec"]["teacher_label"]: r for r in run_smoke(tmp_path, track)}

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,8 @@ from hypothesis import strategies as st
 from kdbench.cli import main
 from kdbench.specs import MAX_BATCH, MAX_EPOCHS, MAX_SEED
 from tests.conftest import TINY_TRACK
+
+pytestmark = pytest.mark.slow  # hypothesis searches: about 10 minutes in all on 2 cores
 
 FUZZ = settings(max_examples=135, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 

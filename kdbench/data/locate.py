@@ -8,17 +8,12 @@ from pathlib import Path
 
 from kdbench import paths
 from kdbench.errors import DataNotFoundError
+from kdbench.messages import one_line
 
 
 def data_root(root: Path | str | None) -> Path:
     """The data root a factory was given, else the default one (``KDBENCH_DATA_DIR`` or the cache)."""
     return Path(root) if root is not None else paths.data_dir()
-
-
-def first_line(error: BaseException) -> str:
-    """``Type: message`` of an exception, cut to its first line."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def locate(name: str, candidates: Sequence[Path], present: Callable[[Path], bool], *,
@@ -38,7 +33,7 @@ def locate(name: str, candidates: Sequence[Path], present: Callable[[Path], bool
         try:
             fetch()
         except Exception as error:
-            raise DataNotFoundError(f"{name}: download failed ({first_line(error)}); place {what} "
+            raise DataNotFoundError(f"{name}: download failed ({one_line(error)}); place {what} "
                                     f"under {candidates[0]} instead") from None
         for candidate in candidates:
             if present(candidate):

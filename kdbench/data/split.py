@@ -12,15 +12,26 @@ from kdbench.data.tensors import Batch
 
 
 class Split(Protocol):
-    """One split: its labels and shape, fixed subsets, and batch iterators on a device.
+    """One split: its labels (``label_mask``, bool (N,), True where a label may be used; a hidden
+    label's value is unspecified), shape, fixed subsets, and batch iterators on a device.
 
     ``ImageTensors`` (small sets, in memory) and ``ImageStream`` (ImageNet, from files) implement it.
     """
 
-    labels: Tensor
-    num_classes: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
+    @property
+    def labels(self) -> Tensor: ...
+
+    @property
+    def label_mask(self) -> Tensor: ...
+
+    @property
+    def num_classes(self) -> int: ...
+
+    @property
+    def mean(self) -> tuple[float, ...]: ...
+
+    @property
+    def std(self) -> tuple[float, ...]: ...
 
     def __len__(self) -> int: ...
 

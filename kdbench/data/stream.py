@@ -20,7 +20,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from kdbench.data.augment import normalize
-from kdbench.data.tensors import Batch
+from kdbench.data.sampling import epoch_stop, limit_indices
+from kdbench.data.tensors import Batch, label_mask_for
 from kdbench.errors import KdbenchError
 
 Transform = Callable[[Image.Image], Tensor]
@@ -61,7 +62,8 @@ class _Examples(Dataset):
 @dataclass(frozen=True)
 class ImageStream:
     """One split of a streamed image set: the ``positions`` of its examples in ``source`` and
-    their int64 ``labels``; images arrive as normalized float (N, 3, image_size, image_size)."""
+    their int64 ``labels`` and bool ``label_mask`` (True where the label may be used; default: every
+    label); images arrive as normalized float (N, 3, image_size, image_size)."""
 
     source: ImageSource
     positions: Tensor
@@ -73,10 +75,12 @@ class ImageStream:
     resize: int = 256
     workers: int = field(default_factory=default_workers)
     device: torch.device = torch.device("cpu")
+    label_mask: Tensor = field(default=None)  # type: ignore[assignment]  # None: all known
 
     def __post_init__(self) -> None:
         if len(self.positions) != len(self.labels):
             raise ValueError(f"{len(self.positions)} positions but {len(self.labels)} labels")
+        object.__setattr__(self, "label_mask", label_mask_for(self.labels, self.label_mask))
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -88,20 +92,20 @@ class ImageStream:
     def subset(self, indices: Tensor) -> ImageStream:
         """The examples at ``indices`` (positions in this split)."""
         indices = indices.cpu()
-        return replace(self, positions=self.positions[indices],
-                       labels=self.labels[indices.to(self.labels.device)])
+        on_device = indices.to(self.labels.device)
+        return replace(self, positions=self.positions[indices], labels=self.labels[on_device],
+                       label_mask=self.label_mask[on_device])
 
     def limit(self, n: int | None, seed: int = 0) -> ImageStream:
         """At most ``n`` examples, a fixed random sample (the same for every run)."""
-        if n is None or n >= len(self):
-            return self
-        return self.subset(torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
-                           .sort().values)
+        indices = limit_indices(len(self), n, seed)
+        return self if indices is None else self.subset(indices)
 
     def to(self, device: torch.device | str) -> ImageStream:
         """A copy whose labels live, and whose batches arrive, on ``device``."""
         device = torch.device(device)
-        return replace(self, labels=self.labels.to(device), device=device)
+        return replace(self, labels=self.labels.to(device), label_mask=self.label_mask.to(device),
+                       device=device)
 
     def train_transform(self, augment: Sequence[str]) -> Transform:
         """``crop``: a random resized crop, else resize and center crop; ``flip``: a random flip."""
@@ -124,7 +128,8 @@ class ImageStream:
         for images, index in loader:
             images = images.to(self.device, non_blocking=True)
             index = index.to(self.device, non_blocking=True)
-            yield Batch(normalize(images, self.mean, self.std), self.labels[index], index)
+            yield Batch(normalize(images, self.mean, self.std), self.labels[index], index,
+                        self.label_mask[index])
 
     def train_batches(self, batch_size: int, generator: torch.Generator,
                       augment: tuple[str, ...] = (), crop_padding: int = 4,
@@ -133,8 +138,7 @@ class ImageStream:
         ``crop_padding`` is unused. A last partial batch is dropped when a full one exists."""
         order = torch.randperm(len(self), generator=generator)
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        stop = len(self) - len(self) % batch_size if len(self) >= batch_size else len(self)
-        batches = [chunk.tolist() for chunk in order[:stop].split(batch_size)]
+        batches = [chunk.tolist() for chunk in order[:epoch_stop(len(self), batch_size)].split(batch_size)]
         yield from self._batches(self.train_transform(augment), batches, seed)
 
     def eval_batches(self, batch_size: int) -> Iterator[Batch]:

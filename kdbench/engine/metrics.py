@@ -59,14 +59,15 @@ def _label_metrics(logits: Tensor, labels: Tensor, who: str) -> dict[str, float]
             f"{who}_ece": ece(logits, labels)}
 
 
-def split_metrics(student_logits: Tensor, labels: Tensor,
-                  teacher_logits: Tensor | None = None) -> dict[str, float | None]:
+def split_metrics(student_logits: Tensor, labels: Tensor, teacher_logits: Tensor | None = None,
+                  label_mask: Tensor | None = None) -> dict[str, float | None]:
     """Every metric of one split. Fidelity and teacher metrics are None without a teacher, and
-    label metrics None where the labels are hidden (-1: distillation data used without labels)."""
+    label metrics None unless every label is known (``label_mask``, default all: distillation
+    data used without labels hides them)."""
     out: dict[str, float | None] = dict.fromkeys(
         ["student_acc", "student_nll", "student_ece", "teacher_acc", "teacher_nll", "teacher_ece",
          "agreement", "kl", "kd_error"])
-    labelled = bool((labels >= 0).all())
+    labelled = label_mask is None or bool(label_mask.all())
     if labelled:
         out.update(_label_metrics(student_logits, labels, "student"))
     if teacher_logits is not None:

@@ -3,6 +3,8 @@ named, already weighted loss terms of one batch. The engine sums them for backwa
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 import torch
 from pydantic import BaseModel
 from torch import Tensor, nn
@@ -10,16 +12,21 @@ from torch import Tensor, nn
 from kdbench.data import Batch
 from kdbench.data.split import Split
 
+P = TypeVar("P", bound=BaseModel)
 
-class Distiller(nn.Module):
-    """Base class of every method. Subclasses implement ``forward(batch, epoch)``.
+
+class Distiller(nn.Module, Generic[P]):
+    """Base class of every method, generic in its parameters' type (``Distiller[KDParams]``).
+    Subclasses implement ``forward(batch, epoch)``.
 
     Extra trainable modules (a hint regressor, embeddings) are ordinary submodules: they are
-    optimized and saved with the student. The teacher is frozen and always in eval mode.
+    optimized and saved with the student. The teacher is frozen and always in eval mode. Labels
+    are used only where ``batch.label_mask`` is True (``ce_loss`` does this).
     """
 
-    def __init__(self, student: nn.Module, teacher: nn.Module | None = None,
-                 params: BaseModel | None = None):
+    params: P
+
+    def __init__(self, student: nn.Module, teacher: nn.Module | None, params: P):
         super().__init__()
         self.student = student
         self.teacher = teacher
@@ -39,15 +46,17 @@ class Distiller(nn.Module):
         the data's device, before the optimizer is made. The default has nothing to build."""
 
     def uses_teacher(self, epoch: int) -> bool:
-        """Whether ``forward`` runs the teacher in this epoch (lets the engine skip teacher work)."""
+        """Whether ``forward`` asks for the teacher in this epoch; the engine records it in each
+        epoch's history. A method that stops using its teacher (ESKD) overrides it."""
         return self.teacher is not None
 
-    def teacher_logits(self, images: Tensor) -> Tensor:
-        """The teacher's logits on exactly the student's (augmented) batch, without gradients."""
+    def teacher_logits(self, batch: Batch) -> Tensor:
+        """The teacher's logits on exactly the student's (augmented) batch, without gradients.
+        It takes the whole batch so that the engine may serve them from a cache by ``batch.index``."""
         if self.teacher is None:
             raise RuntimeError(f"{type(self).__name__} has no teacher")
         with torch.no_grad():
-            return self.teacher(images)
+            return self.teacher(batch.images)
 
     def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         """The named, weighted loss terms of one training batch; their sum is minimized."""

@@ -5,7 +5,9 @@ each training example's embedding. A student embedding is scored against teacher
 own example's (the positive) and ``nce_k`` of other classes; a teacher embedding likewise against
 the student memory. NCE with noise K/N; the normalizer Z is estimated once, on the first batch.
 The memories start uniform in [-stdv, stdv] with stdv = 1 / sqrt(feat_dim / 3), drawn from torch's
-CPU generator (so seeded, and equal on every device), as RepDistiller's ``ContrastMemory`` does."""
+CPU generator (so seeded, and equal on every device), as RepDistiller's ``ContrastMemory`` does.
+Labels are used only where known: an example whose label is hidden is its own class, so its
+negatives are any other examples, and it may be a negative of any labelled example."""
 
 from __future__ import annotations
 
@@ -64,7 +66,14 @@ def crd_loss(student: Tensor, teacher: Tensor, student_memory: Tensor, teacher_m
             + nce_loss((teacher @ student_memory.T).gather(1, index), nce_t, n_data, log_z[1]))
 
 
-class CRD(Distiller):
+def classes_for_negatives(labels: Tensor, label_mask: Tensor, num_classes: int) -> Tensor:
+    """Each example's class for drawing negatives: its label where known, else a class of its own
+    (``num_classes`` + its position), so hidden labels' values never matter."""
+    own = num_classes + torch.arange(len(labels), device=labels.device)
+    return torch.where(label_mask, labels, own)
+
+
+class CRD(Distiller[CRDParams]):
     """``ce_weight * CE + crd_weight * NCE [+ kd_weight * KD]``; the memories are buffers."""
 
     def __init__(self, student: nn.Module, teacher: nn.Module, params: CRDParams):
@@ -76,7 +85,8 @@ class CRD(Distiller):
 
     def prepare(self, data: Split) -> None:
         images, dim = next(data.eval_batches(2)).images, self.params.feat_dim
-        device, labels = images.device, data.labels.to(images.device)
+        device = images.device
+        labels = classes_for_negatives(data.labels.to(device), data.label_mask.to(device), data.num_classes)
         counts = torch.bincount(labels, minlength=data.num_classes)
         if (counts > 0).sum() < 2:
             raise ValueError("crd needs two classes or more: negatives come from other classes")
@@ -87,6 +97,7 @@ class CRD(Distiller):
             self.register_buffer(f"{name}_memory", initial_memory(len(data), dim).to(device))
         self.register_buffer("log_z", torch.full((2,), math.nan, device=device))
         for name, value in (("by_class", torch.argsort(labels, stable=True)), ("class_count", counts),
+                            ("class_of", labels),
                             ("class_start", torch.cumsum(counts, 0) - counts)):  # for negatives
             self.register_buffer(name, value, persistent=False)
         self._z_known = False
@@ -103,10 +114,11 @@ class CRD(Distiller):
             raise RuntimeError("crd: call prepare(data) before training (it builds the memories)")
         p, n = self.params, len(self.by_class)
         logits, student_feature = self.student_tap.read(self.student, batch.images)
-        teacher_logits, teacher_feature = self.teacher_tap.read(self.teacher_logits, batch.images)
+        teacher_logits, teacher_feature = self.teacher_tap.read(self.teacher_logits, batch)
         student = F.normalize(self.embed_student(student_feature), dim=1)
         teacher = F.normalize(self.embed_teacher(teacher_feature), dim=1)
-        index = torch.cat([batch.index[:, None], self.negatives(batch.labels, min(p.nce_k, n - 1))], 1)
+        negatives = self.negatives(self.class_of[batch.index], min(p.nce_k, n - 1))
+        index = torch.cat([batch.index[:, None], negatives], 1)
         if not self._z_known and torch.isnan(self.log_z).any():  # Z = N mean exp(s / nce_t), once
             with torch.no_grad():
                 for i, (emb, memory) in enumerate(((student, self.teacher_memory),
@@ -114,7 +126,7 @@ class CRD(Distiller):
                     scores = (emb @ memory.T).gather(1, index).flatten() / p.nce_t
                     self.log_z[i] = torch.logsumexp(scores, 0) + math.log(n / len(scores))
         self._z_known = True
-        terms = {"ce": p.ce_weight * ce_loss(logits, batch.labels),
+        terms = {"ce": p.ce_weight * ce_loss(logits, batch.labels, batch.label_mask),
                  "crd": p.crd_weight * crd_loss(student, teacher, self.student_memory,
                                                  self.teacher_memory, index, p.nce_t, self.log_z)}
         if p.kd_weight > 0:

@@ -35,6 +35,8 @@ class ESKDParams(KDParams):
 class ESKD(KD):
     """KD for epochs ``< stop_epoch``; plain cross-entropy (weight 1) from then on."""
 
+    params: ESKDParams
+
     def uses_teacher(self, epoch: int) -> bool:
         if self.params.stop_epoch is None:
             raise ValueError("eskd: stop_epoch was not resolved against a recipe")
@@ -43,4 +45,4 @@ class ESKD(KD):
     def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         if self.uses_teacher(epoch):
             return super().forward(batch, epoch)
-        return {"ce": ce_loss(self.student(batch.images), batch.labels)}
+        return {"ce": ce_loss(self.student(batch.images), batch.labels, batch.label_mask)}

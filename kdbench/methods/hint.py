@@ -95,7 +95,7 @@ def regressor(student: Size, teacher: Size) -> nn.Sequential:
     return nn.Sequential(conv, nn.BatchNorm2d(t_c), nn.ReLU())
 
 
-class Hint(Distiller):
+class Hint(Distiller[HintParams]):
     """``ce_weight * CE + hint_weight * MSE(regressor(f_s), f_t) [+ kd_weight * KD]``, or with
     ``stages: 2`` the hint term alone until ``stage1_epochs``, then CE + KD."""
 
@@ -116,14 +116,14 @@ class Hint(Distiller):
             raise RuntimeError("hint: call prepare(data) before training (it builds the regressor)")
         p = self.params
         logits, student_feature = self.student_tap.read(self.student, batch.images)
-        teacher_logits, teacher_feature = self.teacher_tap.read(self.teacher_logits, batch.images)
+        teacher_logits, teacher_feature = self.teacher_tap.read(self.teacher_logits, batch)
         stage1 = p.stages == 2 and epoch < (p.stage1_epochs or 0)
         terms: dict[str, Tensor] = {}
         if p.stages == 1 or stage1:
             terms["hint"] = p.hint_weight * hint_loss(self.regressor(student_feature), teacher_feature)
         if stage1:
             return terms
-        terms["ce"] = p.ce_weight * ce_loss(logits, batch.labels)
+        terms["ce"] = p.ce_weight * ce_loss(logits, batch.labels, batch.label_mask)
         if p.kd_weight > 0:
             terms["kd"] = p.kd_weight * kd_loss(logits, teacher_logits, p.temperature)
         return terms

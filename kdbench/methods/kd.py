@@ -29,12 +29,12 @@ def kd_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float) 
     return kl * temperature**2
 
 
-class KD(Distiller):
+class KD(Distiller[KDParams]):
     """``ce_weight * CE(labels) + kd_weight * kd_loss``; the teacher runs on the same batch."""
 
     def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         p = self.params
         logits = self.student(batch.images)
-        teacher = self.teacher_logits(batch.images)
-        return {"ce": p.ce_weight * ce_loss(logits, batch.labels),
+        teacher = self.teacher_logits(batch)
+        return {"ce": p.ce_weight * ce_loss(logits, batch.labels, batch.label_mask),
                 "kd": p.kd_weight * kd_loss(logits, teacher, p.temperature)}

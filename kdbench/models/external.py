@@ -14,7 +14,6 @@ child). torchvision and timm are imported only when such a model is built.
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
@@ -23,6 +22,7 @@ from pydantic import Field
 from torch import nn
 
 from kdbench.errors import KdbenchError, ParamError
+from kdbench.messages import close_names, did_you_mean
 from kdbench.models.cfg import ModelCfg
 from kdbench.models.common import parse_name
 from kdbench.types import Params
@@ -80,8 +80,7 @@ def _shapes_only() -> bool:
 
 
 def _unknown(name: str, arch: str, known: list[str], library: str) -> KdbenchError:
-    close = difflib.get_close_matches(arch, known, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(repr(close) for close in close_names(arch, known))
     return KdbenchError(f"unknown model {name!r}: {library} has no classification model {arch!r}{hint}")
 
 

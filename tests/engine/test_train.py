@@ -36,6 +36,7 @@ def test_it_learns_and_logs_each_epoch() -> None:
     assert all(entry["images"] == 1280 and not entry["teacher"] for entry in history)
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other_weights() -> None:
     a, _ = train_once(seed=0)
     b, _ = train_once(seed=0)
@@ -45,6 +46,7 @@ def test_same_seed_same_weights_other_seed_other_weights() -> None:
     assert not torch.equal(a.layers[1].weight, c.layers[1].weight)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_from_its_last_epoch(tmp_path) -> None:
     reference, reference_history = train_once()
     checkpoint = tmp_path / "run.pt"
@@ -82,6 +84,7 @@ def other_model_checkpoint(path) -> None:
     fit(CE(MLP(64, 10, (48,)), None, CEParams()), data, recipe, 0, torch.device("cpu"), checkpoint=path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("corrupt", [
     lambda path: path.write_bytes(b""),
     lambda path: path.write_bytes(bytes(range(256)) * 40),
@@ -114,6 +117,7 @@ def test_a_corrupt_checkpoint_is_moved_aside_and_training_starts_over(tmp_path, 
         assert torch.equal(x, y)
 
 
+@pytest.mark.slow
 def test_before_checkpoint_runs_before_the_epoch_is_checkpointed(tmp_path) -> None:
     checkpoint, seen = tmp_path / "run.pt", []
 

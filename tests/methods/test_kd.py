@@ -69,7 +69,8 @@ def test_kd_distiller_weighs_both_terms() -> None:
     with torch.no_grad():
         logits, teacher_logits = student(batch.images), teacher(batch.images)
     assert set(terms) == {"ce", "kd"}
-    assert terms["ce"].item() == pytest.approx(0.3 * ce_loss(logits, batch.labels).item(), rel=1e-5)
+    expected = ce_loss(logits, batch.labels, batch.label_mask)
+    assert terms["ce"].item() == pytest.approx(0.3 * expected.item(), rel=1e-5)
     assert terms["kd"].item() == pytest.approx(0.7 * kd(logits.double().numpy(),
                                                         teacher_logits.double().numpy(), 2.0), rel=1e-4)
 

@@ -134,6 +134,7 @@ def test_mnist_and_emnist_tracks_share_one_teacher():
     assert teacher.dataset.subset.per_class == 20 and teacher.recipe.epochs == 100
 
 
+@pytest.mark.slow
 def test_capacity_gap_smoke_run(tmp_path, data_files, run_smoke):
     data_files.write_cifar(tmp_path / "data", "cifar10", per_file=16)
     results = run_smoke("capacity-gap")
@@ -148,6 +149,7 @@ def test_capacity_gap_smoke_run(tmp_path, data_files, run_smoke):
     assert all(r["teacher_id"] != full_ids[r["spec"]["teacher_label"][:-3]] for r in early)
 
 
+@pytest.mark.slow
 def test_eskd_imagenet_smoke_run(tmp_path, data_files, run_smoke):
     data_files.write_imagenet(tmp_path / "data")
     results = run_smoke("eskd-imagenet")

@@ -5,6 +5,8 @@ binary distributions [p_target, 1 - p_target] of teacher and student) and non-ta
 (NCKD: KL between the distributions over the other classes), KD = TCKD + (1 - p_target^T) * NCKD.
 DKD drops the teacher-confidence factor and weighs the two freely: ``tckd_weight`` (the paper's
 alpha) and ``nckd_weight`` (its beta), both times T^2, ramped in linearly over ``warmup_epochs``.
+The target class is the label where it may be used, else the teacher's top class (the paper
+always has labels; this extends it to distillation data without them).
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from kdbench import MethodInfo, hookimpl
-from kdbench.data import Batch
-from kdbench.methods import Distiller
-from kdbench.types import Params
+from kdbench.plugin import Batch, Distiller, MethodInfo, Params, ce_loss, hookimpl
 from pydantic import AliasChoices, Field, ValidationInfo, model_validator
 from torch import Tensor
+
+KDBENCH_API = "1"
 
 
 class DKDParams(Params):
@@ -65,19 +66,30 @@ def warmup_factor(epoch: int, warmup_epochs: int) -> float:
     return 1.0 if warmup_epochs == 0 else min((epoch + 1) / warmup_epochs, 1.0)
 
 
-class DKD(Distiller):
+def target_classes(labels: Tensor, label_mask: Tensor, teacher_logits: Tensor) -> Tensor:
+    """Each example's target class: its label where it may be used, else the teacher's top class."""
+    return torch.where(label_mask, labels, teacher_logits.argmax(1))
+
+
+class DKD(Distiller[DKDParams]):
     """``ce_weight * CE + ramp * (tckd_weight * TCKD + nckd_weight * NCKD)``, logged per term."""
 
     def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         p = self.params
-        logits = self.student(batch.images)
-        tckd, nckd = dkd_terms(logits, self.teacher_logits(batch.images), batch.labels, p.temperature)
+        logits, teacher = self.student(batch.images), self.teacher_logits(batch)
+        targets = target_classes(batch.labels, batch.label_mask, teacher)
+        tckd, nckd = dkd_terms(logits, teacher, targets, p.temperature)
         ramp = warmup_factor(epoch, p.warmup_epochs)
-        return {"ce": p.ce_weight * F.cross_entropy(logits, batch.labels),
+        return {"ce": p.ce_weight * ce_loss(logits, batch.labels, batch.label_mask),
                 "tckd": ramp * p.tckd_weight * tckd, "nckd": ramp * p.nckd_weight * nckd}
+
+
+def uses_ce(params: DKDParams) -> bool:
+    """DKD needs labels only for its cross-entropy term; its KD terms fall back on the teacher."""
+    return params.ce_weight > 0
 
 
 @hookimpl
 def kdbench_methods() -> list[MethodInfo]:
     return [MethodInfo("dkd", "decoupled KD (Zhao et al. 2022): CE + target and non-target class "
-                       "KD, weighted apart", DKD, DKDParams, needs_labels=True)]
+                       "KD, weighted apart", DKD, DKDParams, needs_labels=uses_ce)]

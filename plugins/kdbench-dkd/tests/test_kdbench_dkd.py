@@ -11,12 +11,15 @@ import pytest
 import torch
 import yaml
 from kdbench import cli
-from kdbench.data import Batch
-from kdbench.methods.kd import kd_loss
+from kdbench.plugin import API_VERSION, Batch, kd_loss
 from kdbench.plugins import get_plugin_manager
 from kdbench.specs import Recipe
+from kdbench.testing import check_method
 
 from kdbench_dkd import DKD, DKDParams, dkd_terms, warmup_factor
+from kdbench_dkd.dkd import KDBENCH_API
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 STUDENT = np.array([[1.0, -0.5, 2.0, 0.0, 0.3], [0.3, 0.3, -1.0, 2.5, 1.0], [-2.0, 1.0, 0.0, 0.5, 4.0]])
 TEACHER = np.array([[3.0, -1.0, 0.5, 0.2, 0.0], [0.0, 1.0, -2.0, 1.0, 2.0], [-1.0, 2.0, 1.5, -0.5, 1.0]])
@@ -61,7 +64,8 @@ class Fixed(torch.nn.Module):
 def fixed_pair(params: DKDParams) -> tuple[DKD, Batch]:
     student, teacher, labels = tensors()
     index = torch.arange(len(labels))
-    return DKD(Fixed(student), Fixed(teacher), params), Batch(index, labels, index)
+    mask = torch.ones(len(labels), dtype=torch.bool)
+    return DKD(Fixed(student), Fixed(teacher), params), Batch(index, labels, index, mask)
 
 
 @pytest.mark.parametrize("temperature", [1.0, 4.0])
@@ -132,7 +136,8 @@ def test_gradients_are_finite_and_the_teacher_gets_none() -> None:
     torch.manual_seed(0)
     student, teacher = torch.nn.Linear(6, 5), torch.nn.Linear(6, 5)
     dkd = DKD(student, teacher, DKDParams(warmup_epochs=0))
-    terms = dkd(Batch(torch.randn(8, 6), torch.arange(8) % 5, torch.arange(8)), epoch=0)
+    terms = dkd(Batch(torch.randn(8, 6), torch.arange(8) % 5, torch.arange(8),
+                      torch.ones(8, dtype=torch.bool)), epoch=0)
     sum(terms.values()).backward()
     assert all(torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in student.parameters())
     assert all(p.grad is None for p in teacher.parameters())
@@ -154,6 +159,7 @@ def test_registered_through_its_own_distribution() -> None:
     assert entry.distribution.startswith("kdbench-dkd ") and entry.info.Params is DKDParams
 
 
+@pytest.mark.slow
 def test_smoke_run_in_the_quickstart_track(tmp_path: Path) -> None:
     track = yaml.safe_load(get_plugin_manager().tracks.get("quickstart").path.read_text(encoding="utf-8"))
     track["teachers"], track["methods"] = track["teachers"][:1], [{"name": "dkd"}]
@@ -179,3 +185,26 @@ def test_refused_on_data_without_labels(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "methods.1.params.temperature" in err and "must be a finite number" in err
     assert "methods.2.name" in err and "method 'dkd' trains on labels, but distill_data.labels" in err
+
+
+@pytest.mark.parametrize("params", [{}, {"ce_weight": 0.0, "warmup_epochs": 0}])
+def test_keeps_the_contract(params: dict) -> None:
+    check_method("dkd", params)
+
+
+def test_a_hidden_label_takes_the_teachers_top_class() -> None:
+    dkd, batch = fixed_pair(DKDParams(ce_weight=0.5, warmup_epochs=0))
+    mask = torch.tensor([True, False, False])
+    terms = dkd(batch._replace(labels=torch.tensor([0, -1, 2]), label_mask=mask), epoch=0)
+    student, teacher, labels = tensors()
+    targets = torch.tensor([0, int(teacher[1].argmax()), int(teacher[2].argmax())])
+    tckd, nckd = dkd_terms(student, teacher, targets, 4.0)
+    ce = torch.nn.functional.cross_entropy(student[:1], labels[:1])
+    assert torch.allclose(terms["tckd"], tckd) and torch.allclose(terms["nckd"], 8.0 * nckd)
+    assert torch.allclose(terms["ce"], 0.5 * ce)
+
+
+def test_built_for_the_plugin_api_it_depends_on() -> None:
+    assert KDBENCH_API == API_VERSION.split(".")[0]
+    major = int(KDBENCH_API)
+    assert f'"kdbench>=0.1,<{major + 1}"' in PYPROJECT.read_text(encoding="utf-8")

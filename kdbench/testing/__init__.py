@@ -1,0 +1,20 @@
+"""Contract checks for plugin authors, in the spirit of scikit-learn's ``check_estimator``.
+
+``check_method(name)``, ``check_model(name)`` and ``check_dataset(name, root=...)`` run, on tiny
+inputs, the invariants every built-in passes, and raise ``ContractError`` (an ``AssertionError``)
+with one line naming the thing and the check that failed. A plugin's whole test can be::
+
+    from kdbench.testing import check_method
+
+    def test_logit_mse_keeps_the_contract():
+        check_method("logit-mse")
+
+This module and ``kdbench.plugin`` are kdbench's public API.
+"""
+
+from kdbench.testing.contract import ContractError
+from kdbench.testing.datasets import check_dataset
+from kdbench.testing.methods import check_method
+from kdbench.testing.models import check_model
+
+__all__ = ["ContractError", "check_dataset", "check_method", "check_model"]
