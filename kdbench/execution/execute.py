@@ -11,6 +11,7 @@ from kdbench.execution.locks import held
 from kdbench.execution.planner import finished, modified
 from kdbench.execution.teacher import train_member
 from kdbench.fileio import remove
+from kdbench.plugins import one_line
 from kdbench.runner import checkpoint_path, run
 
 
@@ -19,7 +20,12 @@ def execute(job: Job, context: Context, report: Reporter, wait: bool = True) -> 
     result another runner wrote since it was planned is read back, not made again."""
     tools = worker(context)
     if isinstance(job, TeacherJob):
-        seconds = train_member(tools, job.teacher, job.snapshots, job.label, report, wait)
+        try:
+            seconds = train_member(tools, job.teacher, job.snapshots, job.label, report, wait)
+        except (KdbenchError, KeyboardInterrupt):
+            raise
+        except Exception as error:  # a diverged teacher: each of its runs fails, saying why
+            return Outcome(job.key, reason=one_line(error))
         return None if seconds is None else Outcome(job.key, trained_s=seconds, elsewhere=seconds == 0)
     spec = job.spec
     with held(context.cache, "run", spec.run_id, wait) as mine:

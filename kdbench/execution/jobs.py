@@ -66,9 +66,11 @@ Job = TeacherJob | RunJob
 @dataclass(frozen=True)
 class Outcome:
     """What a job ended with: a run's result (``None`` for a teacher), the seconds spent training
-    a teacher (0 when another runner had made it), and whether another runner made it."""
+    a teacher (0 when another runner had made it), whether another runner made it, and why a
+    teacher failed (its runs then fail with the reason, each in its own result)."""
 
     key: str
     result: RunResult | None = None
     trained_s: float = 0.0
     elsewhere: bool = False
+    reason: str | None = None

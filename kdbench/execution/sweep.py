@@ -40,7 +40,9 @@ def sweep(plan: Plan, context: Context, executor: Executor, progress: Progress) 
     for outcome in executor.run(plan.jobs, context, View(progress)):
         job = jobs[outcome.key]
         if isinstance(job, TeacherJob):
-            if outcome.trained_s:
+            if outcome.reason:
+                progress.say(f"{job.describe()} failed: {outcome.reason}")
+            elif outcome.trained_s:
                 progress.say(f"trained {job.describe()} in {outcome.trained_s:.1f} s")
             progress.done_with(job.key)
             continue
