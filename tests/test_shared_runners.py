@@ -92,3 +92,44 @@ def test_a_killed_sweep_resumes_its_run_from_the_last_epoch(tiny_track, write_tr
     history = json.loads(path.read_text())["history"]
     assert len(history) == EPOCHS and history[:len(before)] == before  # those epochs were not run again
     assert not checkpoint.exists()
+
+
+def workers_of(driver: int) -> list[int]:
+    """The spawned worker processes of ``driver`` (not multiprocessing's resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == driver and b"spawn_main" in command and b"resource_tracker" not in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_killed_worker_stops_the_sweep_in_one_line_and_the_same_command_resumes_it(
+        tiny_track, write_track, tmp_path: Path) -> None:
+    tiny_track["methods"] = [{"name": "ce"}]
+    tiny_track["budgets"]["smoke"] |= {"seeds": [0, 1], "student": {"epochs": EPOCHS, "milestones": [],
+                                                                    "eval_every": EPOCHS}}
+    spec = write_track(tiny_track)
+    command = kdbench("run", "--spec", str(spec), "--budget", "smoke", "--jobs", "2", "--results",
+                      str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache"))
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    runs = tmp_path / "cache" / "runs"
+    deadline = time.monotonic() + 300
+    while not list(runs.glob("*.pt")) and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(workers_of(driver.pid)[0], signal.SIGKILL)
+    err = driver.communicate(timeout=300)[1]
+    assert driver.returncode == 2 and "a worker process died while running ce: mlp-16" in err
+    assert "Traceback" not in err
+    interrupted = {path.stem: torch.load(path, weights_only=True)["history"] for path in runs.glob("*.pt")}
+    assert interrupted
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    results = {path.stem: json.loads(path.read_text()) for path in (tmp_path / "results").rglob("*.json")}
+    assert len(results) == 2 and all(r["status"] == "ok" for r in results.values())
+    for run_id, before in interrupted.items():
+        assert results[run_id]["history"][:len(before)] == before
