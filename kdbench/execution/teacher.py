@@ -3,6 +3,9 @@ first, with every early-stopped checkpoint asked of it; the others find it cache
 
 from __future__ import annotations
 
+from typing import Any
+
+from kdbench.engine.train import EpochCallback
 from kdbench.execution.context import Worker
 from kdbench.execution.events import Reporter
 from kdbench.execution.locks import held
@@ -12,18 +15,23 @@ from kdbench.specs import TeacherSpec
 
 def train_member(worker: Worker, member: TeacherSpec, snapshots: tuple[int, ...], label: str,
                  report: Reporter, wait: bool = True) -> float | None:
-    """Train one teacher network unless the cache has it with ``snapshots``: the seconds it took
-    (0 when it was cached), or None when another process holds its lock and ``wait`` is false."""
+    """Train one teacher network unless the cache has it, intact, with ``snapshots``: the seconds
+    it took (0 when it was cached), or None when another process holds its lock and ``wait`` is
+    false. Its epoch bar opens only if it trains."""
     specs = [member.model_copy(update={"checkpoint_epoch": epoch}) for epoch in (None, *snapshots)]
+    bar: EpochCallback | None = None
+
+    def on_epoch(epoch: int, entry: dict[str, Any]) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = report.epochs(f"teacher {label}, seed {member.seed}", member.recipe.epochs)
+        bar(epoch, entry)
+
     with held(worker.context.cache, "teacher", member.teacher_id, wait) as mine:
         if not mine:
             return None
         worker.teachers.plan(specs)
-        missing = [spec for spec in specs if not worker.teachers.has(spec)]
-        if not missing:
-            return 0.0
-        bar = report.epochs(f"teacher {label}, seed {member.seed}", member.recipe.epochs)
-        return worker.teachers.get(missing[0], bar).trained_s
+        return sum(worker.teachers.get(spec, on_epoch).trained_s for spec in specs)
 
 
 def ensure_teacher(worker: Worker, teacher: TeacherSpec, label: str, report: Reporter) -> float:
