@@ -59,6 +59,7 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     from kdbench.runner import resolve_device
     from kdbench.specfile import load_track_file
 
+    refuse_torchrun()
     parsed = parse_overrides(list(overrides))
     pm = get_plugin_manager(strict=True if strict_plugins else None)
     LoggerGroup.from_names(pm, log, Path(log_dir))
@@ -77,6 +78,16 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     if problems:
         raise SpecError(str(path), problems)
     return Sweep(spec, budget, path, runs, context, chosen, reuse_stale)
+
+
+def refuse_torchrun() -> None:
+    """One run on several GPUs (DDP under torchrun) is not built yet: say so rather than let
+    every rank run the sweep on its own."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world.strip() not in ("", "1"):
+        raise KdbenchError(f"kdbench run under torchrun (WORLD_SIZE={world}): one run on several "
+                           "GPUs (DistributedDataParallel) is not supported yet; run several jobs "
+                           "at once with --jobs N (one GPU each) instead")
 
 
 def run(track: str | os.PathLike[str], budget: str = "full", *, seeds: Sequence[int] | None = None,

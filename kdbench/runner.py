@@ -31,6 +31,7 @@ from kdbench.execution.planner import student_path
 from kdbench.execution.teacher import ensure_teacher
 from kdbench.fileio import write_bytes_atomic
 from kdbench.machine import describe as describe_machine
+from kdbench.methods import Distiller
 from kdbench.results import RunResult, provenance
 from kdbench.specs import RunSpec
 from kdbench.teachers import Teacher
@@ -132,7 +133,7 @@ class _Run:
                     "images_per_s": images / max(epochs_s, 1e-9)},
             provenance=self._provenance())
 
-    def _save_student(self, distiller: nn.Module) -> str:
+    def _save_student(self, distiller: Distiller) -> str:
         """Keep the trained student, with the method's own modules (a hint regressor, CRD's
         embeddings and memories), beside its result file as ``<run_id>.safetensors``, so a results
         folder carries what ``kdbench verify`` needs; its sha256."""

@@ -187,3 +187,11 @@ def test_worker_processes_make_the_results_of_one_process(early, tmp_path, capsy
     for result in here:
         path = tmp_path / "b" / "tiny" / "smoke" / f"{result.run_id}.json"
         assert json.loads(path.read_text())["metrics"] == result.metrics
+
+
+def test_torchrun_is_refused_in_one_line_until_ddp_exists(early, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code = main(["run", "--spec", str(early), "--budget", "smoke", "--results", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "WORLD_SIZE=2" in err and "--jobs N" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()

@@ -60,7 +60,9 @@ def in_workers(jobs: list[Job], context: Context, view: View, processes: int) ->
     threads = max(1, cpu_count() // processes)
     pool = ProcessPoolExecutor(processes, mp_context=spawn, initializer=start_worker,
                                initargs=(events, counter, threads, context.device, os.getpid()))
-    pending, running, finished = list(jobs), {}, set()
+    pending = list(jobs)
+    running: dict[Future[Outcome], Job] = {}
+    finished: set[str] = set()
     try:
         with pump(events, view.apply):
             while pending or running:
@@ -76,7 +78,7 @@ def in_workers(jobs: list[Job], context: Context, view: View, processes: int) ->
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def result_of(future: Future, job: Job) -> Outcome:
+def result_of(future: Future[Outcome], job: Job) -> Outcome:
     try:
         return future.result()
     except BrokenProcessPool:
