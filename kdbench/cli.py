@@ -251,6 +251,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise KdbenchError(f"track file not found: {args.spec}")
     options = parse_options(args.executor_opt)
     if args.jobs is not None:
+        if args.jobs < 1:
+            raise KdbenchError(f"--jobs {args.jobs}: give 1 or more worker processes")
         if args.executor != "local":
             raise KdbenchError(f"--jobs is an option of the local executor; for {args.executor} "
                                "use --executor-opt (see `kdbench list executors`)")

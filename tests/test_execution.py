@@ -51,7 +51,7 @@ def test_plan_prints_the_dag_and_trains_nothing(early, tmp_path, capsys) -> None
     code = main(["run", "--spec", str(early), "--plan", "--results", str(where["results"]),
                  "--cache-dir", str(where["cache"])])
     out = capsys.readouterr().out
-    assert code == 0 and "3 runs: 0 done" in out and "1 teacher networks to train" in out
+    assert code == 0 and "3 runs: 0 done" in out and "1 teacher network to train" in out
     assert "4 jobs, 12 epochs" in out and "also keeps epoch 1" in out
     assert out.count("teacher:") == 3  # the job, and the two KD runs that wait for it
     assert not where["results"].exists() and not where["cache"].exists()
@@ -97,6 +97,7 @@ def test_importing_kdbench_does_not_import_torch() -> None:
     (["--executor-opt", "jobs"], "--executor-opt jobs: give KEY=VALUE"),
     (["--executor-opt", "worker=2"], "--executor-opt worker=2: Extra inputs are not permitted"),
     (["--jobs", "2", "--executor", "slurm"], "--jobs is an option of the local executor"),
+    (["--jobs", "0"], "--jobs 0: give 1 or more"),
 ])
 def test_a_bad_executor_choice_is_one_line_before_anything_runs(early, tmp_path, capsys, options,
                                                                message) -> None:
@@ -141,9 +142,18 @@ class BackwardsExecutor:
             yield execute(job, context, LocalReporter(view.progress, job.key))
 
 
+class Idle:
+    def __init__(self, params):
+        pass
+
+    def run(self, jobs, context, view):
+        return iter(())
+
+
 @hookimpl
 def kdbench_executors():
-    return [ExecutorInfo("backwards", "last run first", BackwardsExecutor, Backwards)]
+    return [ExecutorInfo("backwards", "last run first", BackwardsExecutor, Backwards),
+            ExecutorInfo("idle", "runs nothing", Idle)]
 '''
 
 BROKEN = '''
@@ -195,3 +205,11 @@ def test_torchrun_is_refused_in_one_line_until_ddp_exists(early, tmp_path, capsy
     err = capsys.readouterr().err
     assert code == 2 and "WORLD_SIZE=2" in err and "--jobs N" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_an_executor_that_leaves_runs_undone_is_an_error(early, tmp_path, install, capsys) -> None:
+    install("kdbench-backwards", {"backwards_executor": PLUGIN}, {"backwards": "backwards_executor"})
+    code = main(["run", "--spec", str(early), "--budget", "smoke", "--executor", "idle",
+                 "--results", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert code == 2 and "kdbench: error: the executor ended without running 3 of the sweep's runs" in err

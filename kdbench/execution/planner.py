@@ -34,8 +34,8 @@ class Plan:
     def summary(self) -> str:
         teachers = sum(isinstance(job, TeacherJob) for job in self.jobs)
         return (f"{len(self.runs)} runs: {len(self.done)} done, {len(self.stale)} reused stale, "
-                f"{len(self.jobs) - teachers} to run; {teachers} teacher networks to train; "
-                f"{len(self.jobs)} jobs, {self.epochs} epochs")
+                f"{len(self.jobs) - teachers} to run; {teachers} teacher network"
+                f"{'' if teachers == 1 else 's'} to train; {len(self.jobs)} jobs, {self.epochs} epochs")
 
     def table(self) -> str:
         """The DAG, one job a row: its key, what it trains, its epochs and the jobs it waits for."""

@@ -3,6 +3,7 @@ the order of the runs, showing progress as jobs finish wherever they run."""
 
 from __future__ import annotations
 
+from kdbench.errors import KdbenchError
 from kdbench.execution.context import Context
 from kdbench.execution.events import View
 from kdbench.execution.executors import Executor
@@ -51,4 +52,8 @@ def sweep(plan: Plan, context: Context, executor: Executor, progress: Progress) 
         line = f"skipped (done by another runner) {job.describe()}" if outcome.elsewhere \
             else summary(outcome.result)
         progress.done(line, owner=job.key)
+    missing = [spec for spec in plan.runs if spec.run_id not in results]
+    if missing:
+        raise KdbenchError(f"the executor ended without running {len(missing)} of the sweep's runs "
+                           f"({describe(missing[0])}, ...); run the same command again")
     return [results[spec.run_id] for spec in plan.runs]
