@@ -104,7 +104,7 @@ class _Run:
         if spec.teacher is not None:  # expand gives a teacher only to methods that need one
             trained_s = ensure_teacher(self.worker, spec.teacher, str(spec.teacher_label), self.report)
             if trained_s:
-                self.report.say(f"trained teacher {spec.teacher_label} (seed {spec.teacher.seed}) "
+                self.report.say(f"trained teacher {spec.teacher_label}, seed {spec.teacher.seed} "
                                 f"in {trained_s:.1f} s")
             teacher = self.worker.teachers.get(spec.teacher)
         torch.manual_seed(spec.seed)
