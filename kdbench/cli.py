@@ -274,7 +274,7 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{where}", file=sys.stderr)
     with Progress(len(prepared.runs)) as progress:
         results = sweep(plan, prepared.context, prepared.executor, progress)
-    stale = set(plan.stale)
+    stale = {result.run_id for result in plan.stale.values()}
     print(budget_section([r for r in results if r.run_id not in stale], track, args.budget,
                          stale=len(stale), other_code=len(stale)))
     if stale:
