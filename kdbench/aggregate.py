@@ -1,5 +1,6 @@
-"""Aggregation over seeds: mean, std, n and a 95% t-interval; differences against the CE student
-paired by seed. A leaderboard row is one (teacher, student, method) across its seeds."""
+"""Aggregation over seeds: mean, std, n and a 95% t-interval, and which variance they include.
+A leaderboard row is one (teacher, student, method) across its seeds; differences between rows
+are in ``kdbench.stats``."""
 
 from __future__ import annotations
 
@@ -37,12 +38,6 @@ def summarize(values: list[float]) -> Stat | None:
     return Stat(mean, std, len(values), mean - half, mean + half)
 
 
-def paired_difference(values: dict[int, float], baseline: dict[int, float]) -> Stat | None:
-    """Stat of ``values[seed] - baseline[seed]`` over the seeds both have."""
-    seeds = sorted(set(values) & set(baseline))
-    return summarize([values[seed] - baseline[seed] for seed in seeds])
-
-
 @dataclass
 class Entry:
     """The runs of one (teacher, student, method) at one budget, over seeds."""
@@ -52,6 +47,16 @@ class Entry:
     method: str
     method_name: str
     runs: list[RunResult] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """``method: teacher → student``, or ``method: student`` without a teacher."""
+        return f"{self.method}: {self.teacher + ' → ' if self.teacher else ''}{self.student}"
+
+    @property
+    def teacher_seeds(self) -> set[int]:
+        """The seeds of the teachers its runs distilled from (empty without a teacher)."""
+        return {run.spec.teacher.seed for run in self.runs if run.spec.teacher is not None}
 
     @property
     def teacher_params(self) -> int | None:
@@ -91,3 +96,21 @@ def baseline_of(entry: Entry, rows: list[Entry]) -> Entry | None:
     """The CE-only student of the same architecture, or None."""
     return next((row for row in rows if row.method_name == BASELINE_METHOD
                  and row.student == entry.student), None)
+
+
+def variance_note(rows: list[Entry]) -> str:
+    """Which variance the intervals include: teacher variance where the runs of a cell distilled
+    from teachers of different seeds, student seed variance alone where they shared one teacher."""
+    taught = [row for row in rows if row.teacher is not None and len(row.runs) > 1]
+    own = [row for row in taught if len(row.teacher_seeds) > 1]
+    if not taught:
+        return "Intervals include the variance over student seeds only."
+    if len(own) == len(taught):
+        return ("Intervals include teacher variance: each run of a cell distilled from its own teacher "
+                "(teacher seeds differ), as well as the variance over student seeds.")
+    if not own:
+        return ("Intervals include the variance over student seeds only: the runs of each cell share "
+                "one teacher, so teacher variance is not included.")
+    return (f"Intervals of {', '.join(row.name for row in own)} include teacher variance (their runs "
+            "have teachers of different seeds); the others include the variance over student seeds "
+            "only (one teacher per cell).")

@@ -21,7 +21,7 @@ from kdbench.methods.taps import resolve_tap
 from kdbench.overrides import Override
 from kdbench.plugins import Catalog, PluginManager
 from kdbench.specfile import load_track_file, problems_of, where
-from kdbench.specs import DataRef, Recipe, Ref, RunSpec, TeacherSpec, TrackSpec, patched
+from kdbench.specs import DataRef, Recipe, Ref, RunSpec, TeacherSpec, TrackSpec, entry_recipe, patched
 from kdbench.versions import code_versions
 
 TAP_FIELDS = {"student_tap": ("student",), "teacher_tap": ("teacher",),
@@ -113,6 +113,16 @@ class _Checker:
             self.problems.extend(problems_of(error, self.root, loc))
             return None
 
+    def entry_recipe(self, track: Recipe, budgeted: Recipe, patch: BaseModel | None,
+                     loc: tuple[Any, ...]) -> Recipe | None:
+        """A teacher entry's recipe at a budget (``kdbench.specs.entry_recipe``); a problem is
+        reported at the entry's ``recipe``, naming the budget."""
+        try:
+            return entry_recipe(track, budgeted, patch)
+        except ValidationError as error:
+            self.problems.extend(problems_of(error, self.root, loc))
+            return None
+
     def taps(self, pm: PluginManager, method: Ref, loc: tuple[Any, ...],
              models: dict[str, dict[str, tuple[Ref | None, int]]]) -> None:
         """Every feature tap that ``method`` names exists in the students and teachers it meets
@@ -196,8 +206,14 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
     if track.teachers and track.teacher_data and not track.teacher_data.labels:
         check.problems.append(f"{where(('teacher_data', 'labels'), check.root)}: teachers train on "
                               "labels; with labels: false they would learn nothing")
-    checkpoints = {track.teacher_label(t): max(1, round(t.checkpoint_fraction * teacher_recipe.epochs))
-                   for t in track.teachers if t.checkpoint_fraction and teacher_recipe}
+    recipes = {track.teacher_label(t): check.entry_recipe(track.teacher_recipe, teacher_recipe, t.recipe,
+                                                          ("teachers", i, "recipe"))
+               for i, t in enumerate(track.teachers) if track.teacher_recipe and teacher_recipe}
+    checkpoints: dict[str, int] = {}
+    for entry in track.teachers:
+        own = recipes.get(track.teacher_label(entry))
+        if entry.snapshot_fraction and own is not None:
+            checkpoints[track.teacher_label(entry)] = max(1, round(entry.snapshot_fraction * own.epochs))
     check.raise_if_any()
 
     runs: list[RunSpec] = []
@@ -212,10 +228,10 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                 if teacher_entry is not None:
                     name = track.teacher_label(teacher_entry)
                     teacher = TeacherSpec(
-                        model=teachers[name], dataset=teacher_data, recipe=teacher_recipe,
+                        model=teachers[name], dataset=teacher_data, recipe=recipes[name],
                         train_limit=spend.train_limit, ensemble=teacher_entry.ensemble,
-                        checkpoint_epoch=checkpoints.get(name),
-                        seed=seed if track.teacher_seed is None else track.teacher_seed,
+                        checkpoint_epoch=checkpoints.get(name), seed=track.teacher_seed_for(seed),
+                        protocol_version=track.protocol_version,
                         code=code_versions(pm, model=("models", teachers[name]),
                                            data=("datasets", teacher_data)))
                 student = students[track.student_label(student_entry)]
@@ -228,6 +244,7 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                     teacher_label=track.teacher_label(teacher_entry) if teacher_entry else None,
                     student=student, student_label=track.student_label(student_entry),
                     method=method, method_label=ref.label(), recipe=student_recipe, seed=seed,
+                    protocol_version=track.protocol_version,
                     code=code_versions(pm, method=("methods", method), student=("models", student),
                                        dataset=("datasets", dataset), data=("datasets", data))))
     return runs

@@ -72,7 +72,9 @@ def printable(text: str) -> str:
 def problems(result: RunResult) -> list[str]:
     """What is wrong inside a parsed result, one line each (empty when it can be used)."""
     spec, found = result.spec, []
-    if result.run_id != spec.run_id:
+    if "protocol_version" not in spec.model_fields_set:
+        found.append("made before runs carried their track's protocol_version; run the track again")
+    elif result.run_id != spec.run_id:
         found.append(f"run_id {result.run_id} is not the hash of its spec ({spec.run_id})")
     if spec.teacher is not None and result.teacher_id not in (None, spec.teacher.teacher_id):
         found.append(f"teacher_id {result.teacher_id} is not its spec's ({spec.teacher.teacher_id})")

@@ -58,6 +58,11 @@ def _budget(runs: list[RunSpec]) -> dict[str, Any]:
     resolved.update({key: value for key, value in limits.items() if value is not None})
     if teacher is not None:
         resolved["teacher_recipe"] = teacher.recipe.model_dump(mode="json")
+        own = {r.teacher_label: {key: value for key, value in r.teacher.recipe.model_dump(mode="json").items()
+                                 if resolved["teacher_recipe"][key] != value}
+               for r in runs if r.teacher is not None and r.teacher.recipe != teacher.recipe}
+        if own:
+            resolved["teachers_own_recipes"] = own
     resolved["student_recipe"] = first.recipe.model_dump(mode="json")
     teachers = {r.teacher_label: r.teacher.model.label() for r in runs if r.teacher is not None}
     if teachers:

@@ -11,9 +11,19 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 BudgetName = Literal["full", "quick", "smoke"]
+IntervalVariance = Literal["students only", "students and teachers"]
 BUDGETS: tuple[str, ...] = ("full", "quick", "smoke")
 Confidence = Literal["V", "V~", "S", "U"]
 SPLITS: tuple[str, ...] = ("test", "train")
@@ -185,15 +195,70 @@ class Budget(Strict):
 class TeacherEntry(Strict):
     """A teacher of the track: a model trained with the teacher recipe on the teacher data.
 
-    ``ensemble: N`` trains N members with different seeds and predicts log(mean(softmax));
-    ``checkpoint_fraction: f`` uses the teacher's own checkpoint after round(f * epochs) epochs
-    (an early-stopped teacher), saved while training the full teacher.
+    ``ensemble: N`` trains N members with different seeds and predicts log(mean(softmax)).
+    ``recipe`` patches the teacher recipe for this teacher alone, which is then trained as a
+    teacher of its own (Cho & Hariharan's early-stopped teacher: a shorter schedule with its own
+    decays, e.g. ``{epochs: 50, milestones: [15, 30, 40]}``); see ``entry_recipe`` for how a
+    budget's teacher patch combines with it. ``snapshot_fraction: f`` uses the weights of the
+    teacher's own run after round(f * epochs) of its epochs, saved while it trains: a snapshot of
+    the full run, which before the first decay is an unannealed network, not an early-stopped one.
     """
 
     model: Ref
     label: str | None = None
     ensemble: int = Field(1, ge=1, le=64, description="members, at most 64")
-    checkpoint_fraction: float | None = Field(None, gt=0, le=1)
+    recipe: RecipePatch | None = Field(  # type: ignore[valid-type]
+        None, description="this teacher's own changes to the teacher recipe (an early-stopped "
+        "teacher's shorter schedule)")
+    snapshot_fraction: float | None = Field(None, gt=0, le=1, description="use the snapshot of "
+                                            "the teacher's run after this fraction of its epochs")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "checkpoint_fraction" in data:
+            raise ValueError("checkpoint_fraction is now snapshot_fraction (a snapshot of the full "
+                             "run); an early-stopped teacher is an entry with its own recipe")
+        return data
+
+    def describe(self) -> str:
+        """What kind of teacher this is, in a few words, for track pages."""
+        parts = [f"ensemble of {self.ensemble}"] if self.ensemble > 1 else []
+        if self.recipe is not None:
+            own = self.recipe.model_dump(exclude_unset=True)
+            parts.append("own recipe: " + ", ".join(f"{key} {_plain(value)}" for key, value in own.items()))
+        if self.snapshot_fraction:
+            parts.append(f"snapshot of its run at {self.snapshot_fraction:g} of training")
+        return "; ".join(parts)
+
+
+def _plain(value: Any) -> str:
+    """A recipe value as people write it: ``[15, 30]`` -> ``15, 30``."""
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _scaled(epoch: int, factor: float) -> int:
+    """``epoch * factor`` rounded half up (not to even, so 2.5 epochs become 3)."""
+    return int(epoch * factor + 0.5)
+
+
+def entry_recipe(track_recipe: Recipe, budgeted: Recipe, entry: BaseModel | None) -> Recipe:
+    """A teacher entry's recipe at a budget: the budget-patched track recipe ``budgeted`` with the
+    entry's own patch on top (the entry's fields win), except that a budget that shortens the
+    track's teacher epochs by a factor (30 of 200: 0.15) shortens the epochs and milestones the
+    entry sets by the same factor, rounded, at least 1 epoch, milestones outside 1..epochs-1
+    dropped; so quick and smoke budgets shrink an early-stopped teacher as they shrink the rest."""
+    if entry is None:
+        return budgeted
+    own = entry.model_dump(exclude_unset=True)
+    factor = budgeted.epochs / track_recipe.epochs if track_recipe.epochs else 1.0
+    if factor != 1.0 and "epochs" in own:
+        own["epochs"] = max(1, _scaled(own["epochs"], factor))
+    if factor != 1.0 and "milestones" in own:
+        epochs = own.get("epochs", budgeted.epochs)
+        own["milestones"] = sorted({m for m in (_scaled(x, factor) for x in own["milestones"])
+                                    if 0 < m < epochs})
+    return Recipe.model_validate({**budgeted.model_dump(), **own})
 
 
 class StudentEntry(Strict):
@@ -239,6 +304,83 @@ class Reference(Strict):
         return self
 
 
+class CellSelector(Strict):
+    """Board cells by label; a field left out matches any (a difference's ``b`` takes it from ``a``)."""
+
+    method: str | None = None
+    teacher: str | None = None
+    student: str | None = None
+
+
+class Contrast(Strict):
+    """A comparison the track's page reports with a 95% interval over seeds, Holm-adjusted across
+    the page: a ``difference`` of cells ``a`` minus ``b``, or the ``trend`` of ``method``'s
+    students over its teachers, ``over`` log10 teacher parameters or teacher accuracy.
+    ``expected`` is the sign the paper found (``source``), which the page checks."""
+
+    name: str = Field(pattern=TRACK_NAME, max_length=64)
+    kind: Literal["difference", "trend"]
+    metric: str = Field("test.student_acc", description="'<split>.<metric>'")
+    a: CellSelector | None = None
+    b: CellSelector | None = None
+    method: str | None = Field(None, description="trend: the method's label")
+    student: str | None = Field(None, description="trend: one student's label (default: each)")
+    teachers: tuple[str, ...] | None = listed(None, min_length=2, description="trend: the ladder "
+                                              "(default: every teacher of the method)")
+    over: Literal["teacher_params", "teacher_acc"] | None = None
+    expected: Literal["positive", "negative"] | None = None
+    source: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Contrast:
+        if self.metric not in {f"{split}.{metric}" for split in SPLITS for metric in METRICS}:
+            raise ValueError(f"metric {self.metric!r} is not '<split>.<metric>' with split in {SPLITS} "
+                             f"and metric in {METRICS}")
+        needs = {"difference": ("a", "b"), "trend": ("method", "over")}[self.kind]
+        foreign = {"difference": ("method", "student", "teachers", "over"), "trend": ("a", "b")}[self.kind]
+        missing = [name for name in needs if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} needs {' and '.join(needs)}")
+        extra = [name for name in foreign if getattr(self, name) is not None]
+        if extra:
+            raise ValueError(f"{extra[0]} is not a field of a {self.kind}")
+        if (self.expected is None) != (self.source is None):
+            raise ValueError("give expected and source together (what the paper found, and where)")
+        if self.kind == "difference" and self.a == self.b:
+            raise ValueError("a and b select the same cells")
+        return self
+
+
+def contrast_problems(track: TrackSpec) -> list[tuple[tuple[Any, ...], str]]:
+    """(field path, message) for each label a contrast names that the track does not have, and for
+    a trend whose method meets fewer than two of its teachers."""
+    labels = {"method": [m.label() for m in track.methods],
+              "teacher": [track.teacher_label(t) for t in track.teachers],
+              "student": [track.student_label(s) for s in track.students]}
+    problems = []
+    names = [contrast.name for contrast in track.contrasts]
+    for i, contrast in enumerate(track.contrasts):
+        loc: tuple[Any, ...] = ("contrasts", i)
+        if names.index(contrast.name) != i:
+            problems.append(((*loc, "name"), f"name {contrast.name!r} is used twice"))
+        named = [((side, role), getattr(getattr(contrast, side), role))
+                 for side in ("a", "b") if getattr(contrast, side) for role in labels]
+        named += [(("method",), contrast.method), (("student",), contrast.student)]
+        named += [(("teachers", j), label) for j, label in enumerate(contrast.teachers or ())]
+        for path, label in named:
+            role = "teacher" if path[0] == "teachers" else path[-1]
+            if label is not None and label not in labels[role]:
+                problems.append(((*loc, *path), f"no {role} labelled {label!r} (the track has: "
+                                 f"{', '.join(labels[role]) or 'none'})"))
+        method = next((m for m in track.methods if m.label() == contrast.method), None)
+        if contrast.kind == "trend" and method is not None and method.teachers is not None:
+            ladder = set(contrast.teachers or labels["teacher"]) & set(method.teachers)
+            if len(ladder) < 2:
+                problems.append(((*loc, "method"), f"method {method.label()!r} has {len(ladder)} of the "
+                                 "trend's teachers; a trend needs at least two"))
+    return problems
+
+
 class TrackSpec(Strict):
     """A benchmark track: data, teachers, students, methods, recipes, seeds, budgets, references."""
 
@@ -258,15 +400,48 @@ class TrackSpec(Strict):
     student_recipe: Recipe
     teacher_seed: Seed | None = Field(None, description="one teacher for all seeds (0 to 2**32 - 1); "
                                       "default: per seed")
+    teacher_seeds: tuple[Seed, ...] | None = listed(
+        None, min_length=1, description="teachers rotated over the student seeds: seed s gets "
+        "teacher_seeds[s mod n] (gnosis's rotation of teacher checkpoints by trial)")
     seeds: tuple[Seed, ...] = listed((0,), min_length=1)
+    protocol_version: int = Field(1, ge=1, le=10_000, description="bump it when a fix changes "
+                                  "the protocol: part of every run id and teacher id, so old "
+                                  "results are run again")
     budgets: dict[BudgetName, Budget] = Field(default_factory=lambda: {"full": Budget()})
     references: tuple[Reference, ...] = listed()
+    contrasts: tuple[Contrast, ...] = listed(description="comparisons the page reports (default: "
+                                              "each method against ce)")
 
     def teacher_label(self, entry: TeacherEntry) -> str:
         return entry.label or entry.model.label()
 
     def student_label(self, entry: StudentEntry) -> str:
         return entry.label or entry.model.label()
+
+    def teacher_seed_for(self, seed: int) -> int:
+        """The seed of the teacher that student seed ``seed`` learns from: ``teacher_seeds[seed mod
+        n]`` (student seed s of a trial pairs with its own teacher, as gnosis rotates teacher
+        checkpoints by trial id), else the fixed ``teacher_seed``, else ``seed`` itself."""
+        if self.teacher_seeds:
+            return self.teacher_seeds[seed % len(self.teacher_seeds)]
+        return seed if self.teacher_seed is None else self.teacher_seed
+
+    def interval_variance(self, seeds: tuple[int, ...] | None = None) -> IntervalVariance:
+        """Which variance intervals over ``seeds`` (default: the track's) include: "students and
+        teachers" when those seeds meet more than one teacher seed, else "students only"."""
+        teacher_seeds = {self.teacher_seed_for(seed) for seed in seeds or self.seeds}
+        trained = self.teacher_recipe is not None and self.teacher_recipe.epochs > 0
+        if self.teachers and trained and len(teacher_seeds) > 1:
+            return "students and teachers"
+        return "students only"
+
+    def describe_teacher_seeds(self) -> str:
+        """How teachers are seeded, in a few words, for track pages."""
+        if self.teacher_seeds:
+            return f"teachers: seeds {', '.join(map(str, self.teacher_seeds))}, rotated per seed"
+        if self.teacher_seed is None:
+            return "teachers: one per seed"
+        return f"teachers: seed {self.teacher_seed}"
 
     def pairings(self) -> list[tuple[TeacherEntry, StudentEntry]]:
         """The (teacher, student) pairs, in track order."""
@@ -286,10 +461,19 @@ class TrackSpec(Strict):
             raise ValueError(f"label {dupes[0]!r} is used twice; give the entries distinct labels")
         return entries
 
-    @field_validator("seeds")
+    @field_validator("seeds", "teacher_seeds")
     @classmethod
-    def _distinct_seeds(cls, seeds: tuple[int, ...]) -> tuple[int, ...]:
+    def _distinct_seeds(cls, seeds: tuple[int, ...] | None) -> tuple[int, ...] | None:
         _distinct(seeds, "seed")
+        return seeds
+
+    @field_validator("teacher_seeds")
+    @classmethod
+    def _one_teacher_seeding(cls, seeds: tuple[int, ...] | None,
+                             info: ValidationInfo) -> tuple[int, ...] | None:
+        if seeds is not None and info.data.get("teacher_seed") is not None:
+            raise ValueError("give teacher_seed (one teacher for every seed) or teacher_seeds "
+                             "(teachers rotated over the seeds), not both")
         return seeds
 
     @model_validator(mode="after")
@@ -316,6 +500,16 @@ class TrackSpec(Strict):
                                  f"{unknown[0]!r}")
         return self
 
+    @model_validator(mode="after")
+    def _check_contrasts(self) -> TrackSpec:
+        problems = contrast_problems(self)
+        if problems:
+            raise ValidationError.from_exception_data("TrackSpec", [
+                InitErrorDetails(type=PydanticCustomError("label", "{message}", {"message": message}),
+                                 loc=loc, input=None)
+                for loc, message in problems])
+        return self
+
 
 MEMBER_SEED_STRIDE = 1000
 
@@ -329,7 +523,9 @@ class TeacherSpec(Strict):
     seed: int
     train_limit: int | None = None
     ensemble: int = 1
-    checkpoint_epoch: int | None = None
+    checkpoint_epoch: int | None = Field(None, description="the snapshot of the run after this "
+                                         "many epochs (a snapshot_fraction teacher)")
+    protocol_version: int = Field(1, ge=1, description="its track's protocol_version")
     code: tuple[str, ...] = Field((), description="code versions of its model family and data set")
 
     @property
@@ -365,6 +561,7 @@ class RunSpec(Strict):
     method_label: str
     recipe: Recipe
     seed: int
+    protocol_version: int = Field(1, ge=1, description="its track's protocol_version")
     code: tuple[str, ...] = Field((), description="code versions of its method, student and data")
 
     @property

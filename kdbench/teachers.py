@@ -3,7 +3,7 @@ and method of every track that names the same teacher.
 
 A teacher spec expands into members (one network, or N for an ensemble). Each member lives in
 ``<cache>/teachers/<member_id>/``: ``model.safetensors`` (the final weights), ``epoch-<E>.safetensors``
-(checkpoints that early-stopped teachers use, saved while training the full member) and
+(snapshots of the run that ``snapshot_fraction`` teachers use, saved while it trains) and
 ``teacher.json`` (its spec, the weights' sha256, its history and timings). A ``teacher.json`` that
 cannot be read, or weights that do not match their sha256, are moved aside (``<name>.corrupt``) with
 a warning and the member is trained again.
@@ -67,7 +67,7 @@ def sha256_file(path: Path) -> str:
 
 def member_weights(root: Path, member: TeacherSpec, epoch: int | None) -> Path:
     """Where a member's weights lie under ``root`` (``<cache>/teachers``): the final ones, or the
-    checkpoint after ``epoch`` epochs of an early-stopped teacher."""
+    snapshot after ``epoch`` epochs of a ``snapshot_fraction`` teacher."""
     folder = root / member.teacher_id
     if epoch is None or epoch >= member.recipe.epochs:
         return folder / "model.safetensors"

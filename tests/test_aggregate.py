@@ -1,4 +1,4 @@
-"""Aggregation over seeds and the paired difference to the CE student."""
+"""Aggregation over seeds: mean, std and the t-interval of one cell."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from kdbench.aggregate import paired_difference, summarize
+from kdbench.aggregate import summarize
 
 
 def test_summarize_uses_the_t_interval() -> None:
@@ -21,9 +21,3 @@ def test_single_value_has_no_interval_and_empty_has_no_stat() -> None:
     assert stat.mean == 5.0 and stat.std == 0.0 and math.isnan(stat.low)
     assert summarize([]) is None
 
-
-def test_paired_difference_matches_seeds() -> None:
-    method = {0: 91.0, 1: 93.0, 2: 90.0}
-    baseline = {0: 90.0, 1: 90.0, 3: 50.0}
-    stat = paired_difference(method, baseline)
-    assert stat.n == 2 and stat.mean == pytest.approx(2.0)

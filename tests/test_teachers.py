@@ -1,5 +1,5 @@
-"""Teachers: trained once and shared, ensembles that share members, early-stopped teachers taken
-from checkpoints of the same training run, all reported with agreement and KL."""
+"""Teachers: trained once and shared, ensembles that share members, snapshot teachers taken from
+the same training run, all reported with agreement and KL."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def track(tiny_track, write_track) -> Path:
     tiny_track["teachers"] = [
         {"label": "single", "model": mlp},
         {"label": "ensemble-2", "model": mlp, "ensemble": 2},
-        {"label": "early", "model": mlp, "checkpoint_fraction": 0.5},
+        {"label": "early", "model": mlp, "snapshot_fraction": 0.5},
     ]
     tiny_track["methods"] = [{"name": "kd"}]
     tiny_track["budgets"]["smoke"]["teacher"] = {"epochs": 2, "milestones": []}

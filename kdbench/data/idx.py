@@ -2,8 +2,9 @@
 
 Files are found in torchvision's root layout (``MNIST/raw``, ``FashionMNIST/raw``, ``EMNIST/raw``),
 and Fashion-MNIST also where the Debian/Ubuntu package ``dataset-fashion-mnist`` installs it.
-EMNIST stores each image transposed relative to MNIST, so it is transposed back here, and its
-``letters`` labels run 1..26, so they are shifted to 0..25.
+EMNIST stores each image transposed relative to MNIST; torchvision loads it that way, as Stanton et
+al. used it, and ``orientation: upright`` transposes it back. Its ``letters`` labels run 1..26, so
+they are shifted to 0..25.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from kdbench.data.locate import data_root, locate
+from kdbench.data.normalization import STANDARD, ImageParams, statistics
 from kdbench.data.tensors import ImageTensors
-from kdbench.types import NoParams
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -75,8 +76,10 @@ class IdxLayout:
 
 
 def load(layout: IdxLayout, split: str, root: Path | None, download: bool,
-         fetch: Callable[[Path], object] | None = None) -> ImageTensors:
-    """One split as (N, 1, 28, 28) uint8 images; ``fetch(root)`` downloads into ``root``."""
+         fetch: Callable[[Path], object] | None = None, params: ImageParams = STANDARD,
+         upright: bool = True) -> ImageTensors:
+    """One split as (N, 1, 28, 28) uint8 images, scaled as ``params.normalize`` says; a layout
+    stored transposed is transposed back when ``upright``; ``fetch(root)`` downloads into ``root``."""
     base = data_root(root)
     images_name, labels_name = layout.files[split]
 
@@ -91,11 +94,12 @@ def load(layout: IdxLayout, split: str, root: Path | None, download: bool,
     if images.ndim != 3 or len(images) != len(labels):
         raise ValueError(f"{layout.name}: {folder} holds images {images.shape} and labels "
                          f"{labels.shape}; expected (N, H, W) and (N,)")
-    if layout.transposed:
+    if layout.transposed and upright:
         images = images.transpose(0, 2, 1)
     tensor = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)[:, None])
+    mean, std = statistics(params.normalize, layout.mean, layout.std)
     return ImageTensors(tensor, torch.from_numpy(labels), num_classes=layout.num_classes,
-                        mean=layout.mean, std=layout.std)
+                        mean=mean, std=std)
 
 
 MNIST = IdxLayout("mnist", "MNIST/raw", MNIST_FILES, 10, (0.1307,), (0.3081,))
@@ -112,16 +116,17 @@ def emnist_layout(split: str) -> IdxLayout:
                      transposed=True, first_label=1 if split == "letters" else 0)
 
 
-class EMNISTParams(BaseModel):
-    """Which EMNIST split to use."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class EMNISTParams(ImageParams):
+    """Which EMNIST split to use, which way up, and how its pixels are scaled."""
 
     split: Literal["byclass", "balanced", "letters", "digits"] = Field(
         "byclass", description="byclass: 62 classes; balanced: 47; letters: 26; digits: 10")
+    orientation: Literal["torchvision", "upright"] = Field(
+        "torchvision", description="torchvision: as stored and as torchvision loads it (transposed "
+        "against MNIST; Stanton et al.'s); upright: transposed back to MNIST's orientation")
 
 
-def load_mnist(params: NoParams, split: str, root: Path | None = None,
+def load_mnist(params: ImageParams, split: str, root: Path | None = None,
                download: bool = False) -> ImageTensors:
     """MNIST: 60,000 train and 10,000 test 1x28x28 handwritten digits."""
     def fetch(base: Path) -> None:
@@ -129,10 +134,10 @@ def load_mnist(params: NoParams, split: str, root: Path | None = None,
 
         TorchvisionMNIST(str(base), train=split == "train", download=True)
 
-    return load(MNIST, split, root, download, fetch)
+    return load(MNIST, split, root, download, fetch, params)
 
 
-def load_fashion_mnist(params: NoParams, split: str, root: Path | None = None,
+def load_fashion_mnist(params: ImageParams, split: str, root: Path | None = None,
                        download: bool = False) -> ImageTensors:
     """Fashion-MNIST: 60,000 train and 10,000 test 1x28x28 clothing images in 10 classes."""
     def fetch(base: Path) -> None:
@@ -140,7 +145,7 @@ def load_fashion_mnist(params: NoParams, split: str, root: Path | None = None,
 
         FashionMNIST(str(base), train=split == "train", download=True)
 
-    return load(FASHION_MNIST, split, root, download, fetch)
+    return load(FASHION_MNIST, split, root, download, fetch, params)
 
 
 def load_emnist(params: EMNISTParams, split: str, root: Path | None = None,
@@ -151,4 +156,5 @@ def load_emnist(params: EMNISTParams, split: str, root: Path | None = None,
 
         EMNIST(str(base), split=params.split, train=split == "train", download=True)
 
-    return load(emnist_layout(params.split), split, root, download, fetch)
+    return load(emnist_layout(params.split), split, root, download, fetch, params,
+                upright=params.orientation == "upright")

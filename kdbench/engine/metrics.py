@@ -41,11 +41,12 @@ def nll(logits: Tensor, labels: Tensor) -> float:
 
 
 def ece(logits: Tensor, labels: Tensor, bins: int = 10) -> float:
-    """Expected calibration error in percent over ``bins`` equal-width confidence bins."""
+    """Expected calibration error in percent over ``bins`` equal-width confidence bins (lo, hi],
+    as Guo et al. (2017) define them and gnosis (Stanton et al.'s code) computes them."""
     confidence, predicted = F.softmax(logits.double(), 1).max(1)
     correct = (predicted == labels).double()
     edges = torch.linspace(0, 1, bins + 1, dtype=torch.float64)
-    index = torch.bucketize(confidence, edges[1:-1], right=True)
+    index = torch.bucketize(confidence, edges[1:-1], right=False)  # edges[i-1] < c <= edges[i]
     total = torch.zeros(bins, dtype=torch.float64)
     gap = torch.zeros(bins, dtype=torch.float64)
     total.index_add_(0, index, torch.ones_like(confidence))

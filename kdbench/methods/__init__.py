@@ -24,10 +24,10 @@ def builtin_methods() -> list[MethodInfo]:
                    eskd.ESKD, eskd.ESKDParams, needs_labels=True),
         MethodInfo("hint", "FitNets (Romero et al. 2015): CE + MSE of a regressed student "
                    "feature to a teacher feature", hint.Hint, hint.HintParams,
-                   needs_labels=uses_ce),
+                   needs_labels=uses_ce, version="2"),
         MethodInfo("crd", "contrastive representation distillation (Tian et al. 2020): CE + "
                    "NCE against memory banks", crd.CRD, crd.CRDParams,
-                   needs_labels=True),
+                   needs_labels=True, version="2"),
     ]
 
 

@@ -3,7 +3,9 @@
 Features are embedded (linear, L2-normalized) to ``feat_dim``; a momentum memory per network keeps
 each training example's embedding. A student embedding is scored against teacher memory rows: its
 own example's (the positive) and ``nce_k`` of other classes; a teacher embedding likewise against
-the student memory. NCE with noise K/N; the normalizer Z is estimated once, on the first batch."""
+the student memory. NCE with noise K/N; the normalizer Z is estimated once, on the first batch.
+The memories start uniform in [-stdv, stdv] with stdv = 1 / sqrt(feat_dim / 3), drawn from torch's
+CPU generator (so seeded, and equal on every device), as RepDistiller's ``ContrastMemory`` does."""
 
 from __future__ import annotations
 
@@ -47,6 +49,12 @@ def nce_loss(scores: Tensor, nce_t: float, n_data: int, log_z: Tensor | float) -
     return -(log_pos + log_neg.sum(dim=1)).mean()
 
 
+def initial_memory(rows: int, dim: int) -> Tensor:
+    """(rows, dim) uniform in [-stdv, stdv], stdv = 1 / sqrt(dim / 3): RepDistiller's memory init."""
+    stdv = 1.0 / math.sqrt(dim / 3)
+    return torch.rand(rows, dim) * (2 * stdv) - stdv
+
+
 def crd_loss(student: Tensor, teacher: Tensor, student_memory: Tensor, teacher_memory: Tensor,
              index: Tensor, nce_t: float, log_z: Tensor) -> Tensor:
     """Both directions: student embeddings (B, d) against the teacher memory (N, d) at rows
@@ -76,8 +84,7 @@ class CRD(Distiller):
                                  ("teacher", self.teacher, self.teacher_tap)):
             width = probe(model, tap, images).flatten(1).shape[1]
             setattr(self, f"embed_{name}", nn.Sequential(nn.Flatten(), nn.Linear(width, dim)).to(device))
-            self.register_buffer(f"{name}_memory",
-                                 F.normalize(torch.randn(len(data), dim, device=device), dim=1))
+            self.register_buffer(f"{name}_memory", initial_memory(len(data), dim).to(device))
         self.register_buffer("log_z", torch.full((2,), math.nan, device=device))
         for name, value in (("by_class", torch.argsort(labels, stable=True)), ("class_count", counts),
                             ("class_start", torch.cumsum(counts, 0) - counts)):  # for negatives

@@ -1,16 +1,28 @@
-"""Hint (FitNets, Romero et al. 2015): a learned regressor maps a student feature onto a teacher
-feature and their mean squared error is minimized, trained jointly with CE (and optionally KD) in
-one stage, as RepDistiller does; FitNets' original two-stage schedule is not reproduced.
+"""Hint (FitNets, Romero et al. 2015) as RepDistiller and mdistiller run it; each default's source:
 
-Maps (N, C, H, W) to (N, C', H', W') with a 1x1 convolution and batch norm, the larger map
-average-pooled to the smaller size first; (N, D) features with a linear layer; a map paired with
-a vector is globally average-pooled first. The regressor is built from one batch in ``prepare``.
+- Taps: ``hint``, the tap each model declares as its middle stage's output (``model_cfg.hint_tap``;
+  RepDistiller ``train_student.py --hint_layer 2``, mdistiller ``FITNET.HINT_LAYER = 2``).
+- Regressor: their ``ConvReg`` rule (RepDistiller ``models/util.py``, mdistiller
+  ``distillers/_common.py``), chosen from the maps' heights: a student map twice the teacher's, a
+  3x3 convolution of stride 2 (padding 1); a teacher map twice the student's, a 4x4 transposed
+  convolution of stride 2 (padding 1); otherwise, with the student's at least as large, a
+  convolution of kernel (1 + s_H - t_H, 1 + s_W - t_W), 1x1 for equal sizes; then BN and ReLU. Other
+  sizes are an error: the teacher's map is never pooled. Vectors: linear and ReLU (RepDistiller's
+  ``Regress``).
+- Weights: CE 1, hint 100, no KD (RepDistiller ``scripts/run_cifar_distill.sh``: ``-r 1 -a 0
+  -b 100``; mdistiller ``FITNET.LOSS``: CE 1.0, FEAT 100.0).
+- ``stages: 1``: CE + hint [+ KD] from the first epoch, as both references train it. ``stages: 2`` is
+  FitNets' own schedule: for ``stage1_epochs`` epochs the hint loss alone (so only the student up to
+  the hint layer and the regressor learn), then ``ce_weight * CE + kd_weight * KD``. The two stages
+  share the recipe's optimizer and learning-rate schedule; FitNets gave stage 1 its own.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, ValidationInfo, model_validator
 from torch import Size, Tensor, nn
 
 from kdbench.data import Batch
@@ -19,17 +31,42 @@ from kdbench.errors import KdbenchError
 from kdbench.methods.base import Distiller
 from kdbench.methods.ce import ce_loss
 from kdbench.methods.kd import kd_loss
-from kdbench.methods.taps import PENULTIMATE, FeatureTap, probe
+from kdbench.methods.taps import HINT, FeatureTap, probe
 from kdbench.types import Params
+
+STAGE1_EPOCHS = 30  # RepDistiller train_student.py --init_epochs: the first stage of two-stage methods
 
 
 class HintParams(Params):
     ce_weight: float = Field(1.0, ge=0, description="weight of cross-entropy on the labels")
     hint_weight: float = Field(100.0, ge=0, description="weight of the feature regression (MSE)")
-    kd_weight: float = Field(0.0, ge=0, description="weight of an optional Hinton KD term")
+    kd_weight: float = Field(0.0, ge=0, description="weight of an optional Hinton KD term (stage 2's "
+                             "KD with stages: 2)")
     temperature: float = Field(4.0, gt=0, description="softmax temperature of the KD term")
-    student_tap: str = Field(PENULTIMATE, min_length=1, description="student feature tap")
-    teacher_tap: str = Field(PENULTIMATE, min_length=1, description="teacher feature tap")
+    student_tap: str = Field(HINT, min_length=1, description="student feature tap; hint: the "
+                             "model's middle stage (RepDistiller's hint_layer 2)")
+    teacher_tap: str = Field(HINT, min_length=1, description="teacher feature tap; hint: the "
+                             "model's middle stage (RepDistiller's hint_layer 2)")
+    stages: Literal[1, 2] = Field(1, description="1: CE + hint together (RepDistiller, mdistiller); "
+                                  "2: FitNets' hint-only stage, then CE + KD")
+    stage1_epochs: int | None = Field(None, ge=1, description="epochs of the hint-only stage, only "
+                                      "with stages: 2; default 30 (RepDistiller's --init_epochs)")
+
+    @model_validator(mode="after")
+    def _two_stages(self, info: ValidationInfo) -> HintParams:
+        if self.stages == 1:
+            if self.stage1_epochs is not None:
+                raise ValueError("stage1_epochs applies only with stages: 2")
+            return self
+        if self.stage1_epochs is None:
+            object.__setattr__(self, "stage1_epochs", STAGE1_EPOCHS)
+        if self.kd_weight == 0:
+            raise ValueError("stages: 2 trains stage 2 with KD (FitNets): set kd_weight above 0")
+        recipe = (info.context or {}).get("recipe")
+        if recipe is not None and self.stage1_epochs >= recipe.epochs:
+            raise ValueError(f"stage1_epochs {self.stage1_epochs} leaves no epoch for stage 2 "
+                             f"(the recipe has {recipe.epochs} epochs)")
+        return self
 
 
 def hint_loss(projected: Tensor, target: Tensor) -> Tensor:
@@ -37,50 +74,42 @@ def hint_loss(projected: Tensor, target: Tensor) -> Tensor:
     return F.mse_loss(projected, target)
 
 
-class HintRegressor(nn.Module):
-    """Student feature -> teacher feature's shape; ``target`` pools the teacher's to match."""
-
-    def __init__(self, student: Size, teacher: Size):
-        super().__init__()
-        for what, shape in (("student", student), ("teacher", teacher)):
-            if len(shape) not in (2, 4):
-                raise KdbenchError(f"hint: the {what} feature has shape {tuple(shape)}; only "
-                                   "(N, C) and (N, C, H, W) features are supported")
-        self.size: tuple[int, int] | None = None
-        if len(student) == 4 and len(teacher) == 4:
-            self.size = (min(student[2], teacher[2]), min(student[3], teacher[3]))
-            pool = [nn.AdaptiveAvgPool2d(self.size)] if tuple(student[2:]) != self.size else []
-            self.map = nn.Sequential(*pool, nn.Conv2d(student[1], teacher[1], 1, bias=False),
-                                     nn.BatchNorm2d(teacher[1]))
-        else:
-            flat = [nn.AdaptiveAvgPool2d(1), nn.Flatten()] if len(student) == 4 else []
-            self.map = nn.Sequential(*flat, nn.Linear(student[1], teacher[1]))
-
-    def forward(self, feature: Tensor) -> Tensor:
-        return self.map(feature)
-
-    def target(self, feature: Tensor) -> Tensor:
-        if feature.ndim == 4 and self.size is None:
-            return feature.mean(dim=(2, 3))
-        if feature.ndim == 4 and tuple(feature.shape[2:]) != self.size:
-            return F.adaptive_avg_pool2d(feature, self.size)
-        return feature
+def regressor(student: Size, teacher: Size) -> nn.Sequential:
+    """The module that maps a student feature of shape ``student`` onto ``teacher``'s shape."""
+    if len(student) == len(teacher) == 2:
+        return nn.Sequential(nn.Linear(student[1], teacher[1]), nn.ReLU())
+    if len(student) != 4 or len(teacher) != 4:
+        raise KdbenchError(f"hint: features of shapes {tuple(student)} and {tuple(teacher)} cannot be "
+                           "regressed; both must be (N, C) vectors or (N, C, H, W) maps")
+    (s_c, s_h, s_w), (t_c, t_h, t_w) = student[1:], teacher[1:]
+    conv: nn.Module
+    if (s_h, s_w) == (2 * t_h, 2 * t_w):
+        conv = nn.Conv2d(s_c, t_c, kernel_size=3, stride=2, padding=1)
+    elif (2 * s_h, 2 * s_w) == (t_h, t_w):
+        conv = nn.ConvTranspose2d(s_c, t_c, kernel_size=4, stride=2, padding=1)
+    elif s_h >= t_h and s_w >= t_w:
+        conv = nn.Conv2d(s_c, t_c, kernel_size=(1 + s_h - t_h, 1 + s_w - t_w))
+    else:
+        raise KdbenchError(f"hint: the teacher's {t_h}x{t_w} map is larger than the student's "
+                           f"{s_h}x{s_w} but not twice its size; pick taps whose maps are")
+    return nn.Sequential(conv, nn.BatchNorm2d(t_c), nn.ReLU())
 
 
 class Hint(Distiller):
-    """``ce_weight * CE + hint_weight * MSE(regressor(f_s), f_t) [+ kd_weight * KD]``."""
+    """``ce_weight * CE + hint_weight * MSE(regressor(f_s), f_t) [+ kd_weight * KD]``, or with
+    ``stages: 2`` the hint term alone until ``stage1_epochs``, then CE + KD."""
 
     def __init__(self, student: nn.Module, teacher: nn.Module, params: HintParams):
         super().__init__(student, teacher, params)
         self.student_tap = FeatureTap(student, params.student_tap)
         self.teacher_tap = FeatureTap(teacher, params.teacher_tap)
-        self.regressor: HintRegressor | None = None
+        self.regressor: nn.Sequential | None = None
 
     def prepare(self, data: Split) -> None:
         images = next(data.eval_batches(2)).images
         shapes = (probe(self.student, self.student_tap, images).shape,
                   probe(self.teacher, self.teacher_tap, images).shape)
-        self.regressor = HintRegressor(*shapes).to(images.device)
+        self.regressor = regressor(*shapes).to(images.device)
 
     def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         if self.regressor is None:
@@ -88,9 +117,13 @@ class Hint(Distiller):
         p = self.params
         logits, student_feature = self.student_tap.read(self.student, batch.images)
         teacher_logits, teacher_feature = self.teacher_tap.read(self.teacher_logits, batch.images)
-        target = self.regressor.target(teacher_feature)
-        terms = {"ce": p.ce_weight * ce_loss(logits, batch.labels),
-                 "hint": p.hint_weight * hint_loss(self.regressor(student_feature), target)}
+        stage1 = p.stages == 2 and epoch < (p.stage1_epochs or 0)
+        terms: dict[str, Tensor] = {}
+        if p.stages == 1 or stage1:
+            terms["hint"] = p.hint_weight * hint_loss(self.regressor(student_feature), teacher_feature)
+        if stage1:
+            return terms
+        terms["ce"] = p.ce_weight * ce_loss(logits, batch.labels)
         if p.kd_weight > 0:
             terms["kd"] = p.kd_weight * kd_loss(logits, teacher_logits, p.temperature)
         return terms

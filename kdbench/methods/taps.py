@@ -1,11 +1,12 @@
 """Intermediate features of a network through forward hooks on named modules.
 
-A model declares ``feature_taps: dict[str, str]`` (tap name to module path). Feature methods (hint,
-CRD) read a tap without touching the model's ``forward``: ``FeatureTap.read`` runs the model and
-returns its output together with the tapped feature; ``FeatureTaps`` reads several taps in one
-forward. Outside ``read`` the hook stores nothing, and it is removed when the tap is
-garbage-collected, so a cached teacher shared by many runs carries no features and no hooks of
-finished runs.
+A model declares ``feature_taps: dict[str, str]`` (tap name to module path) and, in its
+``model_cfg`` (``kdbench.models.cfg.ModelCfg``), its classifier and the tap that ``hint`` stands
+for. Feature methods (hint, CRD) read a tap without touching the model's ``forward``:
+``FeatureTap.read`` runs the model and returns its output together with the tapped feature;
+``FeatureTaps`` reads several taps in one forward. Outside ``read`` the hook stores nothing, and
+it is removed when the tap is garbage-collected, so a cached teacher shared by many runs carries
+no features and no hooks of finished runs.
 """
 
 from __future__ import annotations
@@ -19,32 +20,51 @@ import torch
 from torch import Tensor, nn
 
 from kdbench.errors import KdbenchError
+from kdbench.models.cfg import model_cfg
 
 PENULTIMATE = "penultimate"
+HINT = "hint"
 
 
 def resolve_tap(model: nn.Module, name: str) -> tuple[nn.Module, bool]:
     """The module behind tap ``name`` and whether the feature is its input (else its output).
 
-    ``name`` is a tap the model declares, or a module path. ``"penultimate"``, when the model
-    does not declare it, is the input of the model's last ``nn.Linear`` (its classifier).
+    ``name`` is a tap the model declares, or a module path. ``"hint"`` is the tap its
+    ``model_cfg.hint_tap`` names. ``"penultimate"``, when the model does not declare it, is the
+    input of its declared classifier (``model_cfg.classifier``), else of its last ``nn.Linear``.
     """
     taps: dict[str, str] = dict(getattr(model, "feature_taps", None) or {})
     modules = dict(model.named_modules())
+    cfg = model_cfg(model)
     if name in taps:
         if taps[name] not in modules:
             raise KdbenchError(f"{type(model).__name__} declares tap {name!r} as {taps[name]!r}, "
                                "which is not one of its modules")
         return modules[taps[name]], False
+    if name == HINT and cfg is not None and cfg.hint_tap not in (None, HINT):
+        return resolve_tap(model, str(cfg.hint_tap))
     if name == PENULTIMATE:
+        if cfg is not None:
+            return _declared(model, modules, cfg.classifier), True
         linears = [module for module in modules.values() if isinstance(module, nn.Linear)]
         if linears:
             return linears[-1], True
     if name and name in modules:
         return modules[name], False
     known = ", ".join([*taps, *([] if PENULTIMATE in taps else [PENULTIMATE])])
+    if name == HINT:
+        raise KdbenchError(f"{type(model).__name__} declares no hint tap (model_cfg.hint_tap); name "
+                           f"one of its taps ({known}) or a module path")
     raise KdbenchError(f"{type(model).__name__} has no feature tap {name!r} (its taps: {known}; "
                        "a module path such as 'layer3' also works)")
+
+
+def _declared(model: nn.Module, modules: dict[str, nn.Module], path: str) -> nn.Module:
+    """The module at ``path``, which the model's ``model_cfg`` names as its classifier."""
+    if path not in modules:
+        raise KdbenchError(f"{type(model).__name__} declares its classifier as {path!r} "
+                           "(model_cfg.classifier), which is not one of its modules")
+    return modules[path]
 
 
 class FeatureTap:
@@ -117,9 +137,11 @@ class FeatureTaps:
 
 def tap_names(model: nn.Module) -> list[str]:
     """The taps ``model`` offers: those it declares, then ``penultimate`` when it is implicit
-    (the input of the last ``nn.Linear``)."""
+    (the input of the declared classifier, else of the last ``nn.Linear``); ``hint``, an alias of
+    a declared tap, is not listed."""
     names = list(getattr(model, "feature_taps", None) or {})
-    if PENULTIMATE not in names and any(isinstance(m, nn.Linear) for m in model.modules()):
+    implicit = model_cfg(model) is not None or any(isinstance(m, nn.Linear) for m in model.modules())
+    if PENULTIMATE not in names and implicit:
         names.append(PENULTIMATE)
     return names
 

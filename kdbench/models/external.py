@@ -1,8 +1,11 @@
 """Models from torchvision and timm through kdbench's registry: ``torchvision/<name>`` (any
 torchvision classification model) and ``timm/<name>`` (any timm model).
 
-Both are built for the data's channels and classes. Feature taps come from the architecture where
-it has stages (torchvision's ResNets and RegNets, timm's ``feature_info``); every model also gets a
+Both are built for the data's channels and classes. Each model carries a ``model_cfg``: its
+classifier from timm's ``pretrained_cfg['classifier']``, or for torchvision from a table of its
+families (an architecture the table does not know is an error naming it, never a guess), and the
+hint tap ``stage2`` where the architecture has stages that downsample. Feature taps come from
+those stages (torchvision's ResNets and RegNets, timm's ``feature_info``); every model also gets a
 ``penultimate`` tap: a parameter-free module that a forward pre-hook on the classifier calls with
 the classifier's input, so forward hooks on it see the features that feed the classifier while the
 model's ``forward`` and ``state_dict`` stay as the library made them (the tap is the model's last
@@ -12,6 +15,7 @@ child). torchvision and timm are imported only when such a model is built.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 import torch
@@ -19,11 +23,27 @@ from pydantic import Field
 from torch import nn
 
 from kdbench.errors import KdbenchError, ParamError
+from kdbench.models.cfg import ModelCfg
 from kdbench.models.common import parse_name
 from kdbench.types import Params
 
 TORCHVISION_PATTERN = r"torchvision/(?P<arch>.+)"
 TIMM_PATTERN = r"timm/(?P<arch>.+)"
+HINT_STAGE = "stage2"  # RepDistiller's ImageNet hint_layer 2: the output of layer2
+
+# torchvision's classification families (torchvision.models.list_models) and the module path of
+# each one's classifier, as its model code builds it; an architecture matches one pattern.
+TORCHVISION_CLASSIFIERS: tuple[tuple[str, str], ...] = (
+    (r"alexnet|vgg\d+(_bn)?", "classifier.6"),
+    (r"convnext_\w+", "classifier.2"),
+    (r"densenet\d+", "classifier"),
+    (r"efficientnet_\w+|mnasnet\w+|mobilenet_v2|squeezenet\w+", "classifier.1"),
+    (r"mobilenet_v3_\w+", "classifier.3"),
+    (r"maxvit_\w+", "classifier.5"),
+    (r"swin_\w+", "head"),
+    (r"vit_\w+", "heads.head"),
+    (r"(wide_)?resnet\d+(_\d+)?|resnext\w+|regnet_\w+|shufflenet_v2_\w+|googlenet|inception_v3", "fc"),
+)
 
 
 class TorchvisionParams(Params):
@@ -70,22 +90,18 @@ def _set_submodule(model: nn.Module, path: str, module: nn.Module) -> None:
     setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
-def _classifier(model: nn.Module, num_classes: int) -> str | None:
-    """Path of the last linear (or 1x1 convolution, as in SqueezeNet) layer with ``num_classes``
-    outputs: the classifier of a torchvision model."""
-    found = None
-    for path, module in model.named_modules():
-        if (isinstance(module, nn.Linear) and module.out_features == num_classes) or (
-                isinstance(module, nn.Conv2d) and module.out_channels == num_classes):
-            found = path
-    return found
+def torchvision_classifier(name: str, arch: str) -> str:
+    """The classifier's module path of torchvision architecture ``arch``, from the table."""
+    paths = [path for pattern, path in TORCHVISION_CLASSIFIERS if re.fullmatch(pattern, arch)]
+    if len(paths) != 1:
+        raise KdbenchError(f"{name}: kdbench does not know where torchvision's {arch} keeps its "
+                           "classifier (add its family to TORCHVISION_CLASSIFIERS in "
+                           "kdbench/models/external.py)")
+    return paths[0]
 
 
-def _replace_head(model: nn.Module, name: str, trained: int, num_classes: int) -> None:
-    """Swap the classifier for ``trained`` classes for a freshly initialized one."""
-    path = _classifier(model, trained)
-    if path is None:
-        raise KdbenchError(f"{name}: cannot find the {trained}-class classifier to replace")
+def _replace_head(model: nn.Module, path: str, num_classes: int) -> None:
+    """Swap the classifier at ``path`` for a freshly initialized one with ``num_classes`` outputs."""
     old = model.get_submodule(path)
     if isinstance(old, nn.Linear):
         new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
@@ -134,6 +150,7 @@ def torchvision_arch(name: str, params: TorchvisionParams) -> tuple[str, Any]:
     known = list_models(module=torchvision.models)
     if arch not in known:
         raise _unknown(name, arch, known, "torchvision")
+    torchvision_classifier(name, arch)
     if params.weights is None:
         return arch, None
     enum = get_model_weights(arch)
@@ -161,15 +178,14 @@ def build_torchvision(name: str, params: TorchvisionParams, *, in_channels: int,
             raise KdbenchError(f"{name}: could not load weights {weights.name} from {weights.url} "
                                f"({error}); put the file in {torch.hub.get_dir()}/checkpoints "
                                "or connect to the network") from None
-        trained = len(weights.meta["categories"])
-        if trained != num_classes:
-            _replace_head(model, name, trained, num_classes)
+    classifier = torchvision_classifier(name, arch)
+    if weights is not None and len(weights.meta["categories"]) != num_classes:
+        _replace_head(model, classifier, num_classes)
     _adapt_input(model, in_channels, pretrained=weights is not None)
     taps = _torchvision_stages(model)
-    classifier = _classifier(model, num_classes)
-    if classifier is not None:
-        taps["penultimate"] = attach_penultimate(model, classifier)
+    taps["penultimate"] = attach_penultimate(model, classifier)
     model.feature_taps = taps
+    model.model_cfg = ModelCfg(classifier, HINT_STAGE if HINT_STAGE in taps else None)
     return model
 
 
@@ -204,10 +220,22 @@ def build_timm(name: str, params: TimmParams, *, in_channels: int, image_size: i
     except OSError as error:
         raise KdbenchError(f"{name}: could not load timm's pretrained weights ({error}); "
                            "download them once with network access") from None
+    classifier = timm_classifier(name, model)
     taps = _timm_stages(model)
-    classifier = model.get_classifier()
-    path = next((p for p, m in model.named_modules() if m is classifier and p), None)
-    if path is not None:
-        taps["penultimate"] = attach_penultimate(model, path)
+    reductions = [info.get("reduction") for info in getattr(model, "feature_info", None) or []]
+    hierarchical = len(set(reductions)) == len(reductions) > 2  # stages that downsample
+    taps["penultimate"] = attach_penultimate(model, classifier)
     model.feature_taps = taps
+    model.model_cfg = ModelCfg(classifier, HINT_STAGE if hierarchical and HINT_STAGE in taps else None)
     return model
+
+
+def timm_classifier(name: str, model: nn.Module) -> str:
+    """The classifier's module path that a timm model declares in ``pretrained_cfg['classifier']``
+    (the first head of a distilled model, which has two)."""
+    declared = (getattr(model, "pretrained_cfg", None) or {}).get("classifier")
+    path = declared[0] if isinstance(declared, (tuple, list)) and declared else declared
+    if not isinstance(path, str) or path not in dict(model.named_modules()):
+        raise KdbenchError(f"{name}: timm declares no classifier module for this model "
+                           f"(pretrained_cfg['classifier'] is {declared!r})")
+    return path

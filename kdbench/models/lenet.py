@@ -11,6 +11,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from kdbench.models.cfg import ModelCfg
 from kdbench.types import Params
 
 
@@ -27,6 +28,7 @@ class LeNet5(nn.Module):
 
     feature_taps = {"conv1": "features.1", "conv2": "features.4", "fc1": "classifier.1",
                     "fc2": "classifier.3", "penultimate": "classifier.3"}
+    model_cfg = ModelCfg(classifier="classifier.4", hint_tap="conv2")  # the last convolution's map
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10,
                  width: float = 1.0):

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 from torch import nn
 
+from kdbench.models.cfg import ModelCfg
 from kdbench.types import Params
 
 MAX_UNITS = 2**17
@@ -21,7 +22,8 @@ class MLPParams(Params):
 
 class MLP(nn.Module):
     """Flatten, then Linear-ReLU per hidden layer, then a linear classifier; taps: hidden<i> and
-    penultimate (the last hidden layer, or the flattened pixels without one)."""
+    penultimate (the last hidden layer, or the flattened pixels without one); the hint tap is the
+    middle hidden layer (none without hidden layers)."""
 
     def __init__(self, in_features: int, num_classes: int, hidden: tuple[int, ...] = (256,)):
         super().__init__()
@@ -33,6 +35,8 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.feature_taps = {f"hidden{i}": f"layers.{2 + 2 * i}" for i in range(len(hidden))}
         self.feature_taps["penultimate"] = f"layers.{2 * len(hidden)}"
+        self.model_cfg = ModelCfg(classifier=f"layers.{2 * len(hidden) + 1}",
+                                  hint_tap=f"hidden{(len(hidden) - 1) // 2}" if hidden else None)
 
     def forward(self, x):
         return self.layers(x)

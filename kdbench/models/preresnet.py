@@ -19,6 +19,7 @@ from pydantic import Field
 from torch import nn
 
 from kdbench.errors import KdbenchError, ParamError
+from kdbench.models.cfg import ModelCfg
 from kdbench.models.common import conv3x3, global_pool, init_weights, parse_name
 from kdbench.types import Params
 
@@ -89,6 +90,7 @@ class PreResNet(nn.Module):
 
     feature_taps = {"stage1": "stage1", "stage2": "stage2", "stage3": "stage3",
                     "penultimate": "pool"}
+    model_cfg = ModelCfg(classifier="fc", hint_tap="stage2")  # the middle of three stages
 
     def __init__(self, blocks: int, bottleneck: bool, in_channels: int = 3, num_classes: int = 10):
         super().__init__()

@@ -24,6 +24,7 @@ from pydantic import Field
 from torch import nn
 
 from kdbench.errors import KdbenchError
+from kdbench.models.cfg import ModelCfg
 from kdbench.models.common import conv3x3, global_pool, init_weights, parse_name
 from kdbench.types import Params
 
@@ -91,6 +92,7 @@ class CifarResNet(nn.Module):
 
     feature_taps = {"stage1": "stage1", "stage2": "stage2", "stage3": "stage3",
                     "penultimate": "pool"}
+    model_cfg = ModelCfg(classifier="fc", hint_tap="stage2")  # RepDistiller's resnet feats[2]: layer2
 
     def __init__(self, blocks: int, widths: tuple[int, int, int, int] = WIDTHS, in_channels: int = 3,
                  num_classes: int = 10, kind: Shortcut = "A"):

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from torch import nn
 
 from kdbench.errors import KdbenchError
+from kdbench.models.cfg import ModelCfg
 from kdbench.models.common import global_pool, init_weights, parse_name
 from kdbench.types import NoParams
 
@@ -34,6 +35,7 @@ class VGG(nn.Sequential):
     the classifier."""
 
     feature_taps = {**{f"stage{i}": f"stage{i}" for i in range(1, 6)}, "penultimate": "pool"}
+    model_cfg = ModelCfg(classifier="fc", hint_tap="stage3")  # RepDistiller's vgg feats[2]: block2
 
     def __init__(self, stages: tuple[tuple[int, ...], ...], in_channels: int = 3,
                  image_size: int = 32, num_classes: int = 10):

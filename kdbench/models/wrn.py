@@ -15,6 +15,7 @@ from pydantic import Field
 from torch import nn
 
 from kdbench.errors import KdbenchError
+from kdbench.models.cfg import ModelCfg
 from kdbench.models.common import conv3x3, global_pool, init_weights, parse_name
 from kdbench.types import Params
 
@@ -51,6 +52,7 @@ class WideResNet(nn.Module):
 
     feature_taps = {"stage1": "stage1", "stage2": "stage2", "stage3": "stage3",
                     "penultimate": "pool"}
+    model_cfg = ModelCfg(classifier="fc", hint_tap="stage2")  # RepDistiller's wrn feats[2]
 
     def __init__(self, depth: int, k: int, in_channels: int = 3, num_classes: int = 10,
                  dropout: float = 0.0):

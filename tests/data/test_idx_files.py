@@ -64,7 +64,7 @@ def test_emnist_is_transposed_back_and_letters_start_at_zero(tmp_path, load, spl
         write_idx(raw / f"emnist-{split}-{part}-labels-idx1-ubyte",
                   np.arange(first_label, first_label + n, dtype=np.uint8))
     for part, n in (("train", 3), ("test", 2)):
-        data = load("emnist", part, tmp_path, params={"split": split})
+        data = load("emnist", part, tmp_path, params={"split": split, "orientation": "upright"})
         assert data.num_classes == classes and data.labels.tolist() == list(range(n))
         assert [int(data.images[i, 0, 3, 20 + i]) for i in range(n)] == [255] * n
 

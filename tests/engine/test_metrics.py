@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from kdbench.engine.metrics import accuracy, agreement, ece, nll, predictive_kl, split_metrics
 
@@ -40,6 +41,19 @@ def test_ece_by_hand() -> None:
     labels = torch.tensor([0, 0, 0, 1, 0, 0])
     assert ece(logits, labels) == pytest.approx(100 * (4 * 0.05 + 2 * 0.4) / 6)
     assert ece(torch.tensor([[50.0, 0.0]]), torch.tensor([0])) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_ece_bins_are_closed_on_the_right() -> None:
+    # Confidence exactly 0.5 (two equal logits, right) lies in the bin (0.4, 0.5], not with 0.55
+    # (wrong) in (0.5, 0.6]: ECE = (|1 - 0.5| + |0 - 0.55|) / 2; [lo, hi) bins would give 2.5%.
+    logits = torch.tensor([[0.0, 0.0], [math.log(0.55), math.log(0.45)]], dtype=torch.float64)
+    assert F.softmax(logits, 1).max(1).values[0].item() == 0.5
+    assert ece(logits, torch.tensor([0, 1])) == pytest.approx(100 * (0.5 + 0.55) / 2)
+    # 0.2 (five equal logits, wrong) lies in (0.1, 0.2], apart from 0.25 (right) in (0.2, 0.3]:
+    # ECE = (0.2 + 0.75) / 2; [lo, hi) bins would put both in one bin and give 27.5%.
+    five = torch.log(torch.tensor([[0.2] * 5, [0.25] + [0.1875] * 4], dtype=torch.float64))
+    assert F.softmax(five, 1).max(1).values[0].item() == 0.2
+    assert ece(five, torch.tensor([1, 0])) == pytest.approx(100 * (0.2 + 0.75) / 2)
 
 
 def test_split_metrics_with_and_without_teacher() -> None:

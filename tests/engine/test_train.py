@@ -8,22 +8,22 @@ import pytest
 import torch
 
 from kdbench.data.embedded import load_digits
+from kdbench.data.normalization import ImageParams
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
 from kdbench.methods.ce import CE, CEParams
 from kdbench.models.mlp import MLP
 from kdbench.specs import Recipe
-from kdbench.types import NoParams
 
 RECIPE = Recipe(epochs=4, batch_size=64, lr=0.1, milestones=(2,), augment=("crop",), crop_padding=1)
 
 
 def train_once(checkpoint=None, on_epoch=None, seed: int = 0):
-    data = load_digits(NoParams(), "train")
+    data = load_digits(ImageParams(), "train")
     torch.manual_seed(seed)
     model = MLP(64, 10, (32,))
     history = fit(CE(model, None, CEParams()), data, RECIPE, seed, torch.device("cpu"),
-                  test=load_digits(NoParams(), "test"), checkpoint=checkpoint, on_epoch=on_epoch)
+                  test=load_digits(ImageParams(), "test"), checkpoint=checkpoint, on_epoch=on_epoch)
     return model, history
 
 
@@ -65,7 +65,7 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path) -> None:
 
 
 def test_a_diverged_run_fails_with_the_epoch_and_the_term() -> None:
-    data = load_digits(NoParams(), "train")
+    data = load_digits(ImageParams(), "train")
     torch.manual_seed(0)
     model = MLP(64, 10, (32,))
     with torch.no_grad():
@@ -77,7 +77,7 @@ def test_a_diverged_run_fails_with_the_epoch_and_the_term() -> None:
 def other_model_checkpoint(path) -> None:
     """A checkpoint of a wider network, in the right format."""
     path.unlink()
-    data = load_digits(NoParams(), "train")
+    data = load_digits(ImageParams(), "train")
     recipe = RECIPE.model_copy(update={"epochs": 1})
     fit(CE(MLP(64, 10, (48,)), None, CEParams()), data, recipe, 0, torch.device("cpu"), checkpoint=path)
 
@@ -120,7 +120,7 @@ def test_before_checkpoint_runs_before_the_epoch_is_checkpointed(tmp_path) -> No
     def before(epoch):
         seen.append((epoch, torch.load(checkpoint)["epoch"] if checkpoint.exists() else None))
 
-    data = load_digits(NoParams(), "train")
+    data = load_digits(ImageParams(), "train")
     fit(CE(MLP(64, 10, (8,)), None, CEParams()), data, RECIPE, 0, torch.device("cpu"),
         checkpoint=checkpoint, before_checkpoint=before)
     assert seen == [(0, None), (1, 0), (2, 1), (3, 2)]

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kdbench.methods.crd import CRD, CRDParams, crd_loss, nce_loss
+from kdbench.methods.crd import CRD, CRDParams, crd_loss, initial_memory, nce_loss
 
 from .conftest import first_batch, lenet_pair, tiny_data
 from .reference import crd, nce
@@ -87,6 +87,30 @@ def test_negatives_are_clipped_to_the_data_size() -> None:
     assert asked == [len(data) - 1]
 
 
+def test_the_memory_starts_uniform_within_repdistillers_bound() -> None:
+    memory = initial_memory(4000, 12)
+    stdv = 1 / math.sqrt(12 / 3)  # RepDistiller ContrastMemory: 1 / sqrt(inputSize / 3) = 0.5
+    assert memory.shape == (4000, 12)
+    assert memory.min().item() >= -stdv and memory.max().item() <= stdv
+    assert memory.min().item() < -0.99 * stdv and memory.max().item() > 0.99 * stdv  # fills it
+    assert abs(memory.mean().item()) < 0.01 and memory.var().item() == pytest.approx(stdv**2 / 3, rel=0.05)
+
+
+def test_the_memories_are_seeded_by_torchs_generator() -> None:
+    def memories_after(seed: int) -> CRD:
+        data = tiny_data()
+        distiller = CRD(*lenet_pair(data), CRDParams(feat_dim=16))
+        torch.manual_seed(seed)
+        distiller.prepare(data)
+        return distiller
+
+    first, again, other = memories_after(3), memories_after(3), memories_after(4)
+    assert torch.equal(first.student_memory, again.student_memory)
+    assert torch.equal(first.teacher_memory, again.teacher_memory)
+    assert not torch.equal(first.student_memory, other.student_memory)
+    assert not torch.equal(first.student_memory, first.teacher_memory)
+
+
 def test_forward_matches_the_formula_and_updates_the_memories() -> None:
     params = CRDParams(feat_dim=16, ce_weight=0.0, crd_weight=0.5, nce_k=10, nce_m=0.25)
     distiller, data = prepared(params)
@@ -122,7 +146,7 @@ def test_forward_matches_the_formula_and_updates_the_memories() -> None:
         rest = torch.ones(n, dtype=torch.bool)
         rest[batch.index] = False
         assert torch.equal(memory[rest], old[rest])
-        torch.testing.assert_close(memory.norm(dim=1), torch.ones(n))
+        torch.testing.assert_close(memory[batch.index].norm(dim=1), torch.ones(len(batch.index)))
 
 
 def test_the_normalizer_is_estimated_once() -> None:
