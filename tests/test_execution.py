@@ -23,7 +23,7 @@ def early(tiny_track, write_track) -> Path:
     """CE and KD from mlp-64 and from its own checkpoint after 1 of its 3 epochs, seed 0."""
     tiny_track["teachers"] = [tiny_track["teachers"][0],
                               {**tiny_track["teachers"][0], "label": "mlp-64-early",
-                               "checkpoint_fraction": 0.34}]
+                               "snapshot_fraction": 0.34}]
     tiny_track["methods"] = [{"name": "ce"}, {"name": "kd"}]
     tiny_track["seeds"] = [0]
     return write_track(tiny_track)
