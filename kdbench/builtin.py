@@ -1,4 +1,4 @@
-"""kdbench's own plugin: the built-in methods, models, data sets, tracks and loggers, registered
+"""kdbench's own plugin: the built-in methods, models, data sets, tracks, loggers and executors, registered
 through the ``kdbench`` entry-point group exactly as a third-party package would."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import yaml
 
 from kdbench import hookimpl
 from kdbench.data import builtin_datasets
+from kdbench.execution.executors import builtin_executors
 from kdbench.loggers import builtin_loggers
 from kdbench.methods import builtin_methods
 from kdbench.models import builtin_models
-from kdbench.types import DatasetInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
+from kdbench.types import DatasetInfo, ExecutorInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
 
 # The plugin API these built-ins were written for (``kdbench.plugin.API_VERSION``'s major).
 KDBENCH_API = "1"
@@ -60,3 +61,8 @@ def kdbench_tracks() -> list[TrackInfo]:
 @hookimpl
 def kdbench_loggers() -> list[LoggerInfo]:
     return builtin_loggers()
+
+
+@hookimpl
+def kdbench_executors() -> list[ExecutorInfo]:
+    return builtin_executors()

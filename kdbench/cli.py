@@ -130,10 +130,22 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--log-dir", type=Path, default=Path("runs"),
                      help="root of the loggers' folders, one per trained network (default: runs, "
                           "as TensorBoard's SummaryWriter)")
+    run.add_argument("--plan", action="store_true",
+                     help="print the jobs left to do (teachers to train, runs to make), what each "
+                          "waits for and its epochs, and exit")
+    run.add_argument("--executor", default="local", metavar="NAME",
+                     help="where the jobs run: local, ray, slurm or any in `kdbench list executors`")
+    run.add_argument("--executor-opt", action="append", default=[], metavar="KEY=VALUE",
+                     help="an option of the executor, e.g. jobs=2, address=auto, partition=gpu "
+                          "(`kdbench list executors` names them); repeatable (default: none)")
+    run.add_argument("--jobs", type=int, metavar="N",
+                     help="worker processes of the local executor (spawned; CPU threads split "
+                          "between them, one GPU each) (default: 1, in this process)")
 
     ls = sub.add_parser("list", help="list installed methods, models, datasets, tracks or loggers")
-    ls.add_argument("kind", nargs="?", choices=["methods", "models", "datasets", "tracks", "loggers"],
-                    help="what to list (default: all five)")
+    ls.add_argument("kind", nargs="?",
+                    choices=["methods", "models", "datasets", "tracks", "loggers", "executors"],
+                    help="what to list (default: all six)")
 
     show = sub.add_parser("show", help="print a track resolved per budget, or a model's feature taps",
                           description="`kdbench show TRACK` prints the track as set and, per budget, "
@@ -229,40 +241,40 @@ def _pm(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from kdbench import paths
-    from kdbench.build import DataSource
-    from kdbench.errors import SpecError
-    from kdbench.expand import expand, track_path
+    from kdbench.api import prepare
+    from kdbench.execution.executors import parse_options
+    from kdbench.execution.sweep import sweep
     from kdbench.leaderboard import budget_section
-    from kdbench.loggers.group import LoggerGroup
-    from kdbench.overrides import parse_overrides
-    from kdbench.preflight import data_problems
     from kdbench.progress import Progress
-    from kdbench.results import ResultStore
-    from kdbench.runner import Runner, resolve_device
-    from kdbench.specfile import load_track_file
 
-    overrides = parse_overrides(args.overrides)
-    pm = _pm(args)
-    loggers = LoggerGroup.from_names(pm, args.log, args.log_dir)
-    path = args.spec if args.spec else track_path(args.track, pm)
-    if args.spec and not path.is_file():
-        raise KdbenchError(f"track file not found: {path}")
-    track, root = load_track_file(path, overrides)
-    runs = expand(track, args.budget, pm, seeds=args.seeds, source=str(path), root=root)
-    store = ResultStore(results_dir(args.results))
-    data = DataSource(pm, args.data_dir or paths.data_dir(), download=args.download)
-    runner = Runner(pm, store, args.cache_dir or paths.cache_dir(), data,
-                    resolve_device(args.device), rerun=args.rerun, reuse_stale=args.reuse_stale,
-                    loggers=loggers)
-    problems = data_problems(runs, data)  # before anything trains
-    if problems:
-        raise SpecError(str(path), problems)
-    print(f"kdbench: track {track.name}, budget {args.budget}: {len(runs)} runs, results in "
-          f"{store.root / track.name / args.budget}", file=sys.stderr)
-    with Progress(len(runs)) as progress:
-        results = runner.run(runs, progress)
-    stale = {result.run_id for result in runner.stale}
+    if args.spec and not args.spec.is_file():
+        raise KdbenchError(f"track file not found: {args.spec}")
+    options = parse_options(args.executor_opt)
+    if args.jobs is not None:
+        if args.jobs < 1:
+            raise KdbenchError(f"--jobs {args.jobs}: give 1 or more worker processes")
+        if args.executor != "local":
+            raise KdbenchError(f"--jobs is an option of the local executor; for {args.executor} "
+                               "use --executor-opt (see `kdbench list executors`)")
+        options["jobs"] = args.jobs
+    prepared = prepare(args.spec or args.track, args.budget, seeds=args.seeds,
+                       overrides=args.overrides or (), executor=args.executor,
+                       executor_options=options, results=results_dir(args.results),
+                       cache=args.cache_dir, data_dir=args.data_dir, device=args.device,
+                       download=args.download, rerun=args.rerun, reuse_stale=args.reuse_stale,
+                       log=args.log, log_dir=args.log_dir, strict_plugins=args.strict_plugins)
+    track, where = prepared.track, prepared.context.results / prepared.track.name / args.budget
+    plan = prepared.plan()
+    if args.plan:
+        print(f"track {track.name}, budget {args.budget}: {plan.summary()}")
+        if plan.jobs:
+            print(plan.table())
+        return 0
+    print(f"kdbench: track {track.name}, budget {args.budget}: {len(prepared.runs)} runs, results in "
+          f"{where}", file=sys.stderr)
+    with Progress(len(prepared.runs)) as progress:
+        results = sweep(plan, prepared.context, prepared.executor, progress)
+    stale = {result.run_id for result in plan.stale.values()}
     print(budget_section([r for r in results if r.run_id not in stale], track, args.budget,
                          stale=len(stale), other_code=len(stale)))
     if stale:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import pluggy
 
-from kdbench.types import DatasetInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
+from kdbench.types import DatasetInfo, ExecutorInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
 
 hookspec = pluggy.HookspecMarker("kdbench")
 
@@ -81,4 +81,20 @@ def kdbench_loggers() -> Iterable[LoggerInfo]:
         def kdbench_loggers():
             yield LoggerInfo(name="wandb", summary="Weights & Biases", factory=WandbLogger,
                              check=require_wandb)
+    """
+
+
+@hookspec
+def kdbench_executors() -> Iterable[ExecutorInfo]:
+    """Return the executors this plugin provides (``kdbench run --executor NAME``).
+
+    The factory is called with the validated ``Params`` (``--executor-opt key=value``) and returns
+    an object whose ``run(jobs, context, view)`` yields each job's ``Outcome`` as it finishes.
+
+    Example::
+
+        @hookimpl  # from kdbench.plugin
+        def kdbench_executors():
+            yield ExecutorInfo(name="dask", summary="a Dask cluster", factory=DaskExecutor,
+                               Params=DaskParams, check=require_dask)
     """

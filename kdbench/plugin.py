@@ -19,11 +19,22 @@ from typing import TYPE_CHECKING, Any
 from kdbench import hookimpl
 from kdbench.errors import DataNotFoundError, KdbenchError, ParamError
 from kdbench.factories import DatasetFactory, LoggerFactory, MethodFactory, ModelFactory
-from kdbench.types import DatasetInfo, LoggerInfo, MethodInfo, ModelInfo, NoParams, Params, TrackInfo
+from kdbench.types import (
+    DatasetInfo,
+    ExecutorInfo,
+    LoggerInfo,
+    MethodInfo,
+    ModelInfo,
+    NoParams,
+    Params,
+    TrackInfo,
+)
 
 if TYPE_CHECKING:
     from kdbench.data.split import Split
     from kdbench.data.tensors import Batch, ImageTensors
+    from kdbench.execution.events import LocalReporter
+    from kdbench.execution.execute import execute
     from kdbench.loggers.base import EpochRecord, LoggedRun, Logger
     from kdbench.methods.base import Distiller
     from kdbench.methods.ce import ce_loss
@@ -47,6 +58,8 @@ _LAZY = {
     "FeatureTaps": "kdbench.methods.taps",
     "probe": "kdbench.methods.taps",
     "ModelCfg": "kdbench.models.cfg",
+    "execute": "kdbench.execution.execute",
+    "LocalReporter": "kdbench.execution.events",
 }
 
 
@@ -61,7 +74,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "API_VERSION", "Batch", "DataNotFoundError", "DatasetFactory", "DatasetInfo", "Distiller",
-    "EpochRecord", "FeatureTap", "FeatureTaps", "ImageTensors", "KdbenchError", "LoggedRun", "Logger",
+    "EpochRecord", "ExecutorInfo", "FeatureTap", "FeatureTaps", "ImageTensors", "KdbenchError", "LocalReporter", "LoggedRun", "Logger",
     "LoggerFactory", "LoggerInfo", "MethodFactory", "MethodInfo", "ModelCfg", "ModelFactory", "ModelInfo",
-    "NoParams", "ParamError", "Params", "Split", "TrackInfo", "ce_loss", "hookimpl", "kd_loss", "probe",
+    "NoParams", "ParamError", "Params", "Split", "TrackInfo", "ce_loss", "execute", "hookimpl", "kd_loss", "probe",
 ]

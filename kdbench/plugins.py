@@ -24,12 +24,12 @@ from kdbench import hookspecs
 from kdbench.errors import PluginError, UnknownNameError
 from kdbench.messages import close_names, did_you_mean, one_line
 from kdbench.plugin import API_VERSION
-from kdbench.types import DatasetInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
+from kdbench.types import DatasetInfo, ExecutorInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
 
 GROUP = "kdbench"
 log = logging.getLogger("kdbench.plugins")
 
-T = TypeVar("T", MethodInfo, ModelInfo, DatasetInfo, TrackInfo, LoggerInfo)
+T = TypeVar("T", MethodInfo, ModelInfo, DatasetInfo, TrackInfo, LoggerInfo, ExecutorInfo)
 
 KINDS: dict[str, tuple[str, type]] = {
     "methods": ("kdbench_methods", MethodInfo),
@@ -37,6 +37,7 @@ KINDS: dict[str, tuple[str, type]] = {
     "datasets": ("kdbench_datasets", DatasetInfo),
     "tracks": ("kdbench_tracks", TrackInfo),
     "loggers": ("kdbench_loggers", LoggerInfo),
+    "executors": ("kdbench_executors", ExecutorInfo),
 }
 
 
@@ -327,6 +328,10 @@ class PluginManager(pluggy.PluginManager):
     @property
     def loggers(self) -> Catalog[LoggerInfo]:
         return self.catalog("loggers")
+
+    @property
+    def executors(self) -> Catalog[ExecutorInfo]:
+        return self.catalog("executors")
 
 _manager: PluginManager | None = None
 

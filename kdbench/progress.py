@@ -21,6 +21,7 @@ class Progress:
         self.total, self.finished = total, 0
         self._bars: RichProgress | None = None
         self._open: list[Any] = []
+        self._owners: dict[Any, str | None] = {}
 
     def __enter__(self) -> Progress:
         if self.live:
@@ -35,14 +36,16 @@ class Progress:
         if self._bars is not None:
             self._bars.stop()
 
-    def epochs(self, description: str, total: int) -> EpochCallback:
+    def epochs(self, description: str, total: int, owner: str | None = None) -> EpochCallback:
         """A callback for ``fit`` that advances a bar of ``total`` epochs (all members of an
-        ensemble together); the bar goes away when it is full or the next run finishes."""
+        ensemble together); the bar goes away when it is full or when the run finishes (the run
+        ``owner`` names, when several train at once)."""
         if self._bars is None or total == 0:
             return lambda epoch, entry: None
         bars = self._bars
         task = bars.add_task(f"  {description}", total=total)
         self._open.append(task)
+        self._owners[task] = owner
 
         def advance(epoch: int, entry: dict[str, Any]) -> None:
             if task in self._open:
@@ -59,16 +62,27 @@ class Progress:
             return []
         return [task.description.strip() for task in self._bars.tasks if task.id in self._open]
 
+    def done_with(self, owner: str) -> None:
+        """A piece that is not a run (a teacher) is finished: its bars go."""
+        for task in list(self._open):
+            if self._owners.get(task) == owner:
+                self._close(task)
+
     def _close(self, task: Any) -> None:
         self._open.remove(task)
+        self._owners.pop(task, None)
         if self._bars is not None:
             self._bars.remove_task(task)
 
-    def done(self, line: str) -> None:
-        """One run is finished (trained, skipped or failed)."""
+    def done(self, line: str, owner: str | None = None) -> None:
+        """One run is finished (trained, skipped or failed): its bars go (all bars, without an
+        ``owner``)."""
         self.finished += 1
-        for task in list(self._open):  # a resumed run's bar may not have filled
-            self._close(task)
+        if owner is None:
+            for task in list(self._open):  # a resumed run's bar may not have filled
+                self._close(task)
+        else:
+            self.done_with(owner)
         if self._bars is not None:
             self._bars.advance(self._overall)
         self.say(f"[{self.finished}/{self.total}] {line}")

@@ -140,3 +140,24 @@ class LoggerInfo:
 
     def matches(self, name: str) -> bool:
         return name == self.name
+
+
+@dataclass(frozen=True)
+class ExecutorInfo:
+    """Where a sweep's jobs run, chosen with ``kdbench run --executor NAME``.
+
+    ``factory(params)`` returns an executor: an object with ``run(jobs, context, view)`` that runs
+    each job of ``jobs`` (a ``kdbench.execution.jobs`` job, after the jobs its ``needs`` name) with
+    ``kdbench.execution.execute.execute`` and yields its ``Outcome`` as it finishes. ``Params`` are
+    set with ``--executor-opt key=value``. ``check()``, when given, raises ``KdbenchError`` when the
+    executor cannot work here (its package is missing), before anything runs.
+    """
+
+    name: str
+    summary: str
+    factory: Callable[..., Any]
+    Params: type[BaseModel] = NoParams
+    check: Callable[[], Any] | None = None
+
+    def matches(self, name: str) -> bool:
+        return name == self.name

@@ -92,6 +92,27 @@ LOGGERS = """
         return [LoggerInfo("memory", "epochs kept in memory", Memory)]
 """
 
+EXECUTORS = """
+    from kdbench.plugin import ExecutorInfo, LocalReporter, Params, execute, hookimpl
+
+    class Order(Params):
+        reverse: bool = False
+
+    class InOrder:
+        def __init__(self, params):
+            self.params = params
+
+        def run(self, jobs, context, view):
+            teachers = [job for job in jobs if job.key.startswith("teacher:")]
+            runs = [job for job in jobs if job.key.startswith("run:")]
+            for job in teachers + (runs[::-1] if self.params.reverse else runs):
+                yield execute(job, context, LocalReporter(view.progress, job.key))
+
+    @hookimpl
+    def kdbench_executors():
+        return [ExecutorInfo("in-order", "teachers, then the runs, in this process", InOrder, Order)]
+"""
+
 
 def loaded(install, source: str, kind: str) -> PluginManager:
     """A strict plugin manager with the plugin ``source`` installed as distribution kdbench-hooks."""
@@ -142,3 +163,16 @@ def test_hook_kdbench_loggers(install, capsys) -> None:
     logger.log_epoch(0, None)
     assert logger.epochs == [0] and logger.run == "a run"
     assert listed("loggers", "memory", capsys)
+
+
+def test_hook_kdbench_executors(install, capsys, tiny_track, write_track, tmp_path: Path) -> None:
+    pm = loaded(install, EXECUTORS, "executors")
+    assert pm.executors.find("in-order").distribution == "kdbench-hooks 0.1"
+    assert listed("executors", "in-order", capsys)
+    tiny_track["seeds"] = [0]
+    code = main(["run", "--spec", str(write_track(tiny_track)), "--budget", "smoke", "--executor",
+                 "in-order", "--executor-opt", "reverse=true", "--results", str(tmp_path / "r"),
+                 "--cache-dir", str(tmp_path / "c"), "--device", "cpu"])
+    assert code == 0
+    results = list((tmp_path / "r").rglob("*.json"))
+    assert results and all('"status": "ok"' in path.read_text() for path in results)

@@ -1,0 +1,144 @@
+"""The Python API, for notebooks and scripts: ``kdbench.run`` runs a track and returns its
+results, ``kdbench.load_results`` reads a results folder as rows. The command line calls the same
+functions (``prepare``, then ``Sweep.plan`` and ``execution.sweep.sweep``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kdbench import paths
+from kdbench.errors import KdbenchError, SpecError
+from kdbench.execution.context import Context
+from kdbench.execution.executors import Executor, choose
+from kdbench.execution.planner import Plan, plan
+from kdbench.results import ResultStore, RunResult, check_results_dir
+from kdbench.specs import RunSpec, TrackSpec
+
+log = logging.getLogger("kdbench.api")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A track's runs at one budget, checked and ready: where they go and what runs them."""
+
+    track: TrackSpec
+    budget: str
+    source: Path
+    runs: list[RunSpec]
+    context: Context
+    executor: Executor
+    reuse_stale: bool = False
+
+    def plan(self) -> Plan:
+        """The jobs left to do, as the results and cache folders stand now."""
+        return plan(self.runs, ResultStore(self.context.results), self.context.cache,
+                    rerun=self.context.rerun, reuse_stale=self.reuse_stale)
+
+
+def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Sequence[int] | None = None,
+            overrides: Sequence[str] = (), executor: str = "local",
+            executor_options: dict[str, Any] | None = None, results: str | os.PathLike[str] | None = None,
+            cache: str | os.PathLike[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
+            device: str = "auto", download: bool = False, rerun: bool = False,
+            reuse_stale: bool = False, log: Sequence[str] = (), log_dir: str | os.PathLike[str] = "runs",
+            strict_plugins: bool = False) -> Sweep:
+    """Load, override, validate and expand ``track`` (an installed track's name or a YAML file),
+    choose its executor and check its data: every problem a user can fix is a ``KdbenchError``
+    here, before anything trains."""
+    from kdbench.build import DataSource
+    from kdbench.expand import expand, track_path
+    from kdbench.loggers.group import LoggerGroup
+    from kdbench.overrides import parse_overrides
+    from kdbench.plugins import get_plugin_manager
+    from kdbench.preflight import data_problems
+    from kdbench.runner import resolve_device
+    from kdbench.specfile import load_track_file
+
+    refuse_torchrun()
+    parsed = parse_overrides(list(overrides))
+    pm = get_plugin_manager(strict=True if strict_plugins else None)
+    LoggerGroup.from_names(pm, log, Path(log_dir))
+    path = track_path(os.fspath(track), pm)
+    spec, root = load_track_file(path, parsed)
+    runs = expand(spec, budget, pm, seeds=tuple(seeds) if seeds is not None else None,
+                  source=str(path), root=root)
+    chosen = choose(pm, executor, dict(executor_options or {}))
+    resolve_device(device)
+    context = Context(results=Path(results) if results is not None else results_dir(None),
+                      cache=Path(cache) if cache is not None else paths.cache_dir(),
+                      data_dir=Path(data_dir) if data_dir is not None else paths.data_dir(),
+                      device=device, download=download, rerun=rerun, log=tuple(log),
+                      log_dir=Path(log_dir), strict_plugins=strict_plugins)
+    problems = data_problems(runs, DataSource(pm, context.data_dir, download=download))
+    if problems:
+        raise SpecError(str(path), problems)
+    return Sweep(spec, budget, path, runs, context, chosen, reuse_stale)
+
+
+def refuse_torchrun() -> None:
+    """One run on several GPUs (DDP under torchrun) is not built yet: say so rather than let
+    every rank run the sweep on its own."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world.strip() not in ("", "1"):
+        raise KdbenchError(f"kdbench run under torchrun (WORLD_SIZE={world}): one run on several "
+                           "GPUs (DistributedDataParallel) is not supported yet; run several jobs "
+                           "at once with --jobs N (one GPU each) instead")
+
+
+def run(track: str | os.PathLike[str], budget: str = "full", *, seeds: Sequence[int] | None = None,
+        executor: str = "local", results: str | os.PathLike[str] | None = None,
+        progress: bool | None = None, **options: Any) -> list[RunResult]:
+    """Run ``track`` at ``budget`` and return every run's result, in the order of its runs;
+    finished runs are read back, not run again. ``executor`` is ``local``, ``ray``, ``slurm`` or
+    a plugin's; ``executor_options``, ``cache``, ``data_dir``, ``device``, ``overrides`` (``PATH=VALUE``
+    strings), ``rerun`` and the others of ``prepare`` are passed on. ``progress``: show live bars
+    (default: when stderr is a terminal)."""
+    from kdbench.execution.sweep import sweep
+    from kdbench.progress import Progress
+
+    prepared = prepare(track, budget, seeds=seeds, executor=executor, results=results, **options)
+    with Progress(len(prepared.runs), live=progress) as shown:
+        return sweep(prepared.plan(), prepared.context, prepared.executor, shown)
+
+
+def results_dir(given: str | os.PathLike[str] | None) -> Path:
+    """``given``, else ``KDBENCH_RESULTS``, else ``./results``: where runs write."""
+    return Path(given) if given is not None else Path(os.environ.get("KDBENCH_RESULTS") or "results")
+
+
+def row(result: RunResult) -> dict[str, Any]:
+    """One result as a flat row: what ran, its status and every metric as ``<split>.<metric>``."""
+    spec = result.spec
+    values: dict[str, Any] = {
+        "run_id": result.run_id, "track": spec.track, "budget": spec.budget,
+        "method": spec.method_label, "teacher": spec.teacher_label, "student": spec.student_label,
+        "seed": spec.seed, "status": result.status, "reason": result.reason,
+        "teacher_params": result.teacher_params, "student_params": result.student_params,
+        "wall_s": result.timing.get("wall_s")}
+    for split, metrics in sorted(result.metrics.items()):
+        values.update({f"{split}.{name}": value for name, value in sorted(metrics.items())})
+    return values
+
+
+def load_results(results: str | os.PathLike[str] | None = None, track: str | None = None) -> Any:
+    """Every valid result under ``results`` (default ``KDBENCH_RESULTS``, else ``./results``), of
+    one ``track`` or all, as rows: a pandas DataFrame when pandas is installed, else a list of
+    dicts. Files that fail their checks are left out, each with a warning."""
+    root = results_dir(results)
+    check_results_dir(root)
+    if track is not None and ("/" in track or track in ("", ".", "..")):
+        raise KdbenchError(f"track {track!r}: give a track's name")
+    scan = ResultStore(root).scan(track)
+    for problem in scan.rejected:
+        log.warning("%s; left out", problem)
+    rows = [row(result) for result in scan.results]
+    try:
+        import pandas
+    except ImportError:
+        return rows
+    return pandas.DataFrame(rows)

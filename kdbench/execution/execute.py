@@ -1,0 +1,56 @@
+"""The single job: ``execute(job, context, report)`` runs one teacher or run job in this process,
+under its lock, and returns its ``Outcome``. Any executor calls it, wherever the job lands."""
+
+from __future__ import annotations
+
+from kdbench.errors import KdbenchError
+from kdbench.execution.context import Context, worker
+from kdbench.execution.events import Reporter
+from kdbench.execution.jobs import Job, Outcome, TeacherJob
+from kdbench.execution.locks import held
+from kdbench.execution.planner import finished, modified
+from kdbench.execution.teacher import train_member
+from kdbench.fileio import remove
+from kdbench.plugins import one_line
+from kdbench.runner import checkpoint_path, run
+
+
+def execute(job: Job, context: Context, report: Reporter, wait: bool = True) -> Outcome | None:
+    """Run ``job``; None, at once, when another runner holds it and ``wait`` is false. A run whose
+    result another runner wrote since it was planned is read back, not made again."""
+    tools = worker(context)
+    if isinstance(job, TeacherJob):
+        try:
+            seconds = train_member(tools, job.teacher, job.snapshots, job.label, report, wait)
+        except (KdbenchError, KeyboardInterrupt):
+            raise
+        except Exception as error:  # a diverged teacher: each of its runs fails, saying why
+            return Outcome(job.key, reason=one_line(error))
+        return None if seconds is None else Outcome(job.key, trained_s=seconds, elsewhere=seconds == 0)
+    spec = job.spec
+    with held(context.cache, "run", spec.run_id, wait) as mine:
+        if not mine:
+            return None
+        written = modified(tools.store.path(spec))
+        done = None if context.rerun or written == job.seen else finished(tools.store, spec)
+        if done is not None:
+            return Outcome(job.key, done, elsewhere=True)
+        if job.older:
+            report.say(f"running {job.describe()} again: its result was made by other code "
+                       f"({job.older}); --reuse-stale keeps it")
+        result = run(spec, tools, report)
+        tools.store.write(result)
+        if result.ok:  # only now: the student and the result are on disk
+            remove(checkpoint_path(context.cache, spec))
+        return Outcome(job.key, result)
+
+
+def execute_remote(job: Job, context: Context, report: Reporter) -> Outcome:
+    """``execute`` in a process of its own (a spawned worker, a Ray task, a SLURM job): a user
+    error comes back as a plain ``KdbenchError`` with its message, which pickles."""
+    try:
+        outcome = execute(job, context, report)
+    except KdbenchError as error:
+        raise KdbenchError("\n".join(error.lines())) from None
+    assert outcome is not None  # it waited for the lock
+    return outcome

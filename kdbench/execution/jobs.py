@@ -1,0 +1,76 @@
+"""The units of work of a sweep: train one teacher network, or make one run. Both are plain,
+picklable data; everything a job needs that is not on disk is in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kdbench.results import RunResult
+from kdbench.specs import RunSpec, TeacherSpec
+
+
+@dataclass(frozen=True)
+class TeacherJob:
+    """Train one teacher network (an ensemble's member) and save its final weights and its
+    weights after each epoch in ``snapshots``, the early stops that the sweep's students need."""
+
+    teacher: TeacherSpec
+    snapshots: tuple[int, ...]
+    label: str
+
+    @property
+    def key(self) -> str:
+        return f"teacher:{self.teacher.teacher_id}"
+
+    @property
+    def epochs(self) -> int:
+        return self.teacher.recipe.epochs
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return ()
+
+    def describe(self) -> str:
+        return f"teacher {self.label}, seed {self.teacher.seed}"
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """Make one run: train its student (after the teacher jobs in ``needs``), write its result.
+    ``older`` says why a result made by other code is not reused, when there is one; ``seen`` is
+    the modification time (ns) of the result file that the planner did not accept, if any: a
+    different one is another runner's."""
+
+    spec: RunSpec
+    needs: tuple[str, ...] = ()
+    older: str | None = None
+    seen: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"run:{self.spec.run_id}"
+
+    @property
+    def epochs(self) -> int:
+        return self.spec.recipe.epochs
+
+    def describe(self) -> str:
+        spec = self.spec
+        teacher = f"{spec.teacher_label} -> " if spec.teacher_label else ""
+        return f"{spec.method_label}: {teacher}{spec.student_label}, seed {spec.seed}"
+
+
+Job = TeacherJob | RunJob
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a job ended with: a run's result (``None`` for a teacher), the seconds spent training
+    a teacher (0 when another runner had made it), whether another runner made it, and why a
+    teacher failed (its runs then fail with the reason, each in its own result)."""
+
+    key: str
+    result: RunResult | None = None
+    trained_s: float = 0.0
+    elsewhere: bool = False
+    reason: str | None = None

@@ -1,0 +1,149 @@
+"""The planner: the runs of a track become a DAG of jobs. Finished runs, and teachers whose
+weights are in the cache, are not jobs; every other teacher network is one job that states every
+early-stopped checkpoint the sweep's students need, and comes before the runs that need it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tabulate import tabulate
+
+from kdbench.execution.jobs import Job, RunJob, TeacherJob
+from kdbench.fileio import move_aside
+from kdbench.results import ResultStore, RunResult
+from kdbench.specs import RunSpec, TeacherSpec
+from kdbench.teachers import member_weights, sha256_file
+
+
+@dataclass
+class Plan:
+    """The jobs of a sweep in an order that respects their dependencies, and the runs that need
+    no job: ``done`` (finished, read back) and ``stale`` (made by other code, reused)."""
+
+    runs: list[RunSpec]
+    jobs: list[Job] = field(default_factory=list)
+    done: dict[str, RunResult] = field(default_factory=dict)
+    stale: dict[str, RunResult] = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        """Epochs left to train, at most (a resumed run trains fewer)."""
+        return sum(job.epochs for job in self.jobs)
+
+    def summary(self) -> str:
+        teachers = sum(isinstance(job, TeacherJob) for job in self.jobs)
+        return (f"{len(self.runs)} runs: {len(self.done)} done, {len(self.stale)} reused stale, "
+                f"{len(self.jobs) - teachers} to run; {teachers} teacher network"
+                f"{'' if teachers == 1 else 's'} to train; {len(self.jobs)} jobs, {self.epochs} epochs")
+
+    def table(self) -> str:
+        """The DAG, one job a row: its key, what it trains, its epochs and the jobs it waits for."""
+        rows = []
+        for job in self.jobs:
+            what = job.describe()
+            if isinstance(job, TeacherJob) and job.snapshots:
+                what += f" (also keeps epoch {', '.join(map(str, job.snapshots))})"
+            if isinstance(job, RunJob) and job.older:
+                what += f" (its old result was made by other code: {job.older})"
+            rows.append([job.key, what, job.epochs, ", ".join(job.needs) or "-"])
+        return tabulate(rows, headers=["job", "trains", "epochs", "after"], tablefmt="simple")
+
+
+def code_change(old: RunSpec, new: RunSpec) -> str:
+    """What differs in the code that made ``old`` and would make ``new``: ``a@1 -> a@2``."""
+    def code(spec: RunSpec) -> set[str]:
+        return set(spec.code) | set(spec.teacher.code if spec.teacher else ())
+
+    gone, added = sorted(code(old) - code(new)), sorted(code(new) - code(old))
+    return f"{', '.join(gone) or 'nothing'} -> {', '.join(added) or 'nothing'}"
+
+
+def student_path(store: ResultStore, spec: RunSpec) -> Path:
+    """Where a run's trained student is kept: beside its result file."""
+    return store.path(spec).with_suffix(".safetensors")
+
+
+def finished(store: ResultStore, spec: RunSpec) -> RunResult | None:
+    """The finished result of ``spec``, unless its kept student is not the one it reports (then
+    the student is moved aside and the run is made again)."""
+    result = store.get(spec)
+    if result is None or not result.ok:
+        return None
+    student = student_path(store, spec)
+    if student.exists() and result.student_sha256 and sha256_file(student) != result.student_sha256:
+        move_aside(student, f"its sha256 is not the one result {spec.run_id} reports")
+        return None
+    return result
+
+
+def modified(path: Path) -> int | None:
+    """A file's modification time in ns, None when it is not there (or cannot be read: the
+    output checks say why, before anything trains)."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def cached(cache: Path, member: TeacherSpec, epoch: int | None) -> bool:
+    """Whether a teacher network's weights (after ``epoch`` epochs, or final) are in the cache."""
+    root = Path(cache) / "teachers"
+    record = root / member.teacher_id / "teacher.json"
+    return member_weights(root, member, epoch).exists() and record.exists()
+
+
+def snapshot(teacher: TeacherSpec) -> tuple[int, ...]:
+    """The early stop a student of ``teacher`` needs, if any."""
+    epoch = teacher.checkpoint_epoch
+    return (epoch,) if epoch is not None and epoch < teacher.recipe.epochs else ()
+
+
+def plan(runs: list[RunSpec], store: ResultStore, cache: Path, rerun: bool = False,
+         reuse_stale: bool = False) -> Plan:
+    """The jobs that make ``runs``; teacher jobs first where a run needs them."""
+    result = Plan(list(runs))
+    todo: list[RunJob] = []
+    for spec in runs:
+        done = None if rerun else finished(store, spec)
+        if done is not None:
+            result.done[spec.run_id] = done
+            continue
+        older = [] if rerun or store.path(spec).exists() else store.same_protocol(spec)
+        if older and reuse_stale:
+            result.stale[spec.run_id] = older[0]
+            continue
+        todo.append(RunJob(spec, older=code_change(older[0].spec, spec) if older else None,
+                           seen=modified(store.path(spec))))
+    teachers = teacher_jobs([job.spec for job in todo], cache)
+    emitted: set[str] = set()
+    for job in todo:
+        needs = tuple(f"teacher:{m.teacher_id}" for m in members(job.spec))
+        for key in needs:
+            if key in teachers and key not in emitted:
+                result.jobs.append(teachers[key])
+                emitted.add(key)
+        result.jobs.append(replace(job, needs=tuple(k for k in needs if k in teachers)))
+    return result
+
+
+def members(spec: RunSpec) -> list[TeacherSpec]:
+    return spec.teacher.members() if spec.teacher is not None else []
+
+
+def teacher_jobs(specs: list[RunSpec], cache: Path) -> dict[str, TeacherJob]:
+    """One job per teacher network that ``specs`` need and the cache lacks (or lacks one of the
+    early stops of), with every early stop that any of them needs."""
+    wanted: dict[str, tuple[TeacherSpec, set[int], str]] = {}
+    for spec in specs:
+        if spec.teacher is None:
+            continue
+        for i, member in enumerate(spec.teacher.members()):
+            label = str(spec.teacher_label)
+            if spec.teacher.ensemble > 1:
+                label += f" member {i + 1} of {spec.teacher.ensemble}"
+            entry = wanted.setdefault(member.teacher_id, (member, set(), label))
+            entry[1].update(snapshot(spec.teacher))
+    return {f"teacher:{tid}": TeacherJob(member, tuple(sorted(epochs)), label)
+            for tid, (member, epochs, label) in wanted.items()
+            if not all(cached(cache, member, epoch) for epoch in (None, *epochs))}
