@@ -74,7 +74,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "API_VERSION", "Batch", "DataNotFoundError", "DatasetFactory", "DatasetInfo", "Distiller",
-    "EpochRecord", "ExecutorInfo", "FeatureTap", "FeatureTaps", "ImageTensors", "KdbenchError", "LocalReporter", "LoggedRun", "Logger",
-    "LoggerFactory", "LoggerInfo", "MethodFactory", "MethodInfo", "ModelCfg", "ModelFactory", "ModelInfo",
-    "NoParams", "ParamError", "Params", "Split", "TrackInfo", "ce_loss", "execute", "hookimpl", "kd_loss", "probe",
+    "EpochRecord", "ExecutorInfo", "FeatureTap", "FeatureTaps", "ImageTensors", "KdbenchError",
+    "LocalReporter", "LoggedRun", "Logger", "LoggerFactory", "LoggerInfo", "MethodFactory", "MethodInfo",
+    "ModelCfg", "ModelFactory", "ModelInfo", "NoParams", "ParamError", "Params", "Split", "TrackInfo",
+    "ce_loss", "execute", "hookimpl", "kd_loss", "probe",
 ]

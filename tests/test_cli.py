@@ -59,7 +59,7 @@ def test_show_is_compact_yaml_with_a_readable_description(capsys) -> None:
     assert set(shown["budgets"]["quick"]["student"]) == {"epochs", "milestones", "warmup_epochs"}
     smoke = shown["resolved"]["smoke"]
     assert smoke["teacher_recipe"]["epochs"] == 1 and smoke["teacher_recipe"]["optimizer"] == "sgd"
-    assert smoke["train_limit"] == 256 and smoke["students"] == {"lenet5-w0.25": "lenet5(width=0.25)"}
+    assert smoke["train_limit"] == 256 and smoke["students"] == {"lenet5-w0.5": "lenet5(width=0.5)"}
     assert smoke["teachers"]["lenet5-w4"] == "lenet5(width=4.0)"
 
 
