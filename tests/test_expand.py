@@ -10,13 +10,13 @@ from kdbench.specs import TrackSpec
 def test_quickstart_expands_into_ce_once_per_student_and_seed(pm) -> None:
     track, _ = load_track_file(track_path("quickstart", pm))
     runs = expand(track, "full", pm)
-    assert len(runs) == 2 * (1 + 3 + 3)
+    assert len(runs) == 3 * (1 + 3 + 1)  # 3 seeds: ce, kd from each teacher, eskd from the widest
     ce = [r for r in runs if r.method.name == "ce"]
-    assert len(ce) == 2 and all(r.teacher is None and r.teacher_label is None for r in ce)
+    assert len(ce) == 3 and all(r.teacher is None and r.teacher_label is None for r in ce)
     eskd = [r for r in runs if r.method.name == "eskd"]
     assert {r.method.params["stop_epoch"] for r in eskd} == {track.student_recipe.milestones[0]}
     assert len({r.run_id for r in runs}) == len(runs)
-    # one teacher per width, shared by both seeds (the track fixes teacher_seed) and both methods
+    # one teacher per width, shared by every seed (the track fixes teacher_seed) and both methods
     assert len({r.teacher.teacher_id for r in runs if r.teacher}) == 3
 
 
