@@ -50,14 +50,15 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     """Load, override, validate and expand ``track`` (an installed track's name or a YAML file),
     choose its executor and check its data: every problem a user can fix is a ``KdbenchError``
     here, before anything trains."""
-    from kdbench.build import DataSource
-    from kdbench.expand import expand, track_path
+    from kdbench.data.source import DataSource
+    from kdbench.expand import expand
     from kdbench.loggers.group import LoggerGroup
     from kdbench.overrides import parse_overrides
     from kdbench.plugins import get_plugin_manager
     from kdbench.preflight import data_problems
     from kdbench.runner import resolve_device
     from kdbench.specfile import load_track_file
+    from kdbench.trackpath import track_path
 
     refuse_torchrun()
     parsed = parse_overrides(list(overrides))

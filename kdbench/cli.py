@@ -12,6 +12,7 @@ import os
 import platform
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -19,6 +20,8 @@ from kdbench.errors import KdbenchError, UnknownNameError
 
 if TYPE_CHECKING:
     from kdbench.overrides import Override
+    from kdbench.plugins import PluginManager
+    from kdbench.specs import TrackSpec
 
 
 class _WarningLine(logging.Handler):
@@ -234,7 +237,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _pm(args: argparse.Namespace):
+def _pm(args: argparse.Namespace) -> PluginManager:
     from kdbench.plugins import get_plugin_manager
 
     return get_plugin_manager(strict=True if args.strict_plugins else None)
@@ -312,10 +315,11 @@ MODEL_OPTIONS = ("dataset", "input", "classes", "data_dir")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from kdbench.expand import expand, track_path
+    from kdbench.expand import expand
     from kdbench.overrides import parse_overrides
     from kdbench.show import track_view
     from kdbench.specfile import load_track_file
+    from kdbench.trackpath import track_path
 
     overrides = parse_overrides(args.overrides)
     if args.track == "model":
@@ -354,7 +358,7 @@ def _image_shape(text: str) -> tuple[int, int]:
 def show_model(args: argparse.Namespace, overrides: tuple[Override, ...]) -> int:
     """``kdbench show model NAME``: the model's feature taps for a data set's or a given input."""
     from kdbench import paths
-    from kdbench.build import DataSource
+    from kdbench.data.source import DataSource
     from kdbench.errors import DataNotFoundError
     from kdbench.show import taps_view
     from kdbench.specs import Ref
@@ -383,8 +387,8 @@ def show_model(args: argparse.Namespace, overrides: tuple[Override, ...]) -> int
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from kdbench.errors import SpecError
-    from kdbench.expand import validate_file
     from kdbench.overrides import parse_overrides
+    from kdbench.validate import validate_file
 
     overrides = parse_overrides(args.overrides)
     pm = _pm(args)
@@ -402,11 +406,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 2 if problems else 0
 
 
-def data_checked(path: Path, track, pm, overrides, data_dir: Path | None) -> None:
+def data_checked(path: Path, track: TrackSpec, pm: PluginManager, overrides: Sequence[Override],
+                 data_dir: Path | None) -> None:
     """``kdbench run``'s pre-flight over every budget of ``track``: a ``SpecError`` listing the
     training sets that would be empty; data sets not on disk are an error as in ``run``."""
     from kdbench import paths
-    from kdbench.build import DataSource
+    from kdbench.data.source import DataSource
     from kdbench.errors import SpecError
     from kdbench.expand import expand
     from kdbench.preflight import data_problems
@@ -446,9 +451,9 @@ def _published(args: argparse.Namespace) -> None:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from kdbench import leaderboard
-    from kdbench.expand import track_path
     from kdbench.results import check_results_dir
     from kdbench.specfile import load_track_file
+    from kdbench.trackpath import track_path
 
     pm = _pm(args)
     if args.published:
@@ -459,14 +464,14 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     check_results_dir(results)
     given = {track.name: track for track in (load_track_file(path)[0] for path in args.spec)}
 
-    def load_track(name: str):
+    def load_track(name: str) -> TrackSpec | None:
         if name not in pm.tracks.names():
             return None
         return load_track_file(track_path(name, pm))[0]
 
     shown = dict(given)
     if args.published:
-        shown |= {e.info.name: load_track(e.info.name) for e in pm.tracks if e.plugin == "builtin"}
+        shown |= {e.info.name: load_track_file(e.info.path)[0] for e in pm.tracks if e.plugin == "builtin"}
     pages, problems = leaderboard.collect(results, shown, pm, load_track)
     for line in problems:
         print(f"kdbench: {'error' if args.published else 'warning'}: {line}", file=sys.stderr)
@@ -488,7 +493,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from kdbench import paths
-    from kdbench.build import DataSource
+    from kdbench.data.source import DataSource
     from kdbench.results import check_results_dir
     from kdbench.runner import resolve_device
     from kdbench.verify import verify_results

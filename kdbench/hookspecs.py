@@ -1,3 +1,5 @@
+# mypy: disable-error-code="empty-body"
+# (hook specifications have signatures and docstrings, never bodies)
 """The hooks a kdbench plugin implements. Each returns an iterable of typed descriptors.
 
 A plugin is a module (or object) registered under the entry-point group ``kdbench``::

@@ -47,7 +47,7 @@ def _order(rows: list[Entry], track: TrackSpec | None) -> list[Entry]:
 
     students = [track.student_label(s) for s in track.students] if track else []
     teachers = [track.teacher_label(t) for t in track.teachers] if track else []
-    methods = [m.label() for m in track.methods] if track else []
+    methods = [track.method_label(m) for m in track.methods] if track else []
     return sorted(rows, key=lambda row: (position(students, row.student), row.teacher is not None,
                                          position(teachers, row.teacher),
                                          position(methods, row.method)))
@@ -169,17 +169,18 @@ def budget_section(results: list[RunResult], track: TrackSpec | None, budget: st
 
 def protocol(track: TrackSpec) -> str:
     """What the track fixes: data, networks, methods and the recipes of each budget."""
-    data = [["test data", track.dataset.label()],
+    data = [["test data", track.dataset.signature()],
             ["teacher data", _data_label(track.teacher_data or track.dataset)],
             ["distillation data", _data_label(track.distill_data or track.dataset)],
             ["seeds", ", ".join(map(str, track.seeds))
              + f" ({track.describe_teacher_seeds()})"]]
-    networks = [["teacher", track.teacher_label(t), t.model.label(), t.describe()]
+    networks = [["teacher", track.teacher_label(t), t.model.signature(), t.describe()]
                 for t in track.teachers]
-    networks += [["student", track.student_label(s), s.model.label(),
+    networks += [["student", track.student_label(s), s.model.signature(),
                   f"distilled on {_data_label(s.distill_data)}" if s.distill_data else ""]
                  for s in track.students]
-    methods = [[m.label(), m.name, ", ".join(f"{k}={v}" for k, v in sorted(m.params.items())) or "-",
+    methods = [[track.method_label(m), m.name,
+                ", ".join(f"{k}={v}" for k, v in sorted(m.params.items())) or "-",
                 ", ".join(m.teachers) if m.teachers else "all"] for m in track.methods]
     budgets = []
     for name, budget in track.budgets.items():
@@ -197,7 +198,7 @@ def protocol(track: TrackSpec) -> str:
 
 
 def _data_label(ref: Ref) -> str:
-    text = ref.label()
+    text = ref.signature()
     subset = getattr(ref, "subset", None)
     if subset is not None:
         part = f"{subset.per_class} per class" if subset.per_class else f"{subset.fraction:g} of it"

@@ -111,8 +111,8 @@ class OverriddenRoot(yaml.MappingNode):
         self.overrides = tuple(overrides)
 
 
-def with_overrides(data: dict[str, Any], root: yaml.Node, overrides: Sequence[Override]
-                   ) -> tuple[dict[str, Any], yaml.Node]:
+def with_overrides(data: dict[str, Any], root: yaml.MappingNode, overrides: Sequence[Override]
+                   ) -> tuple[dict[str, Any], yaml.MappingNode]:
     """``data`` with ``overrides`` applied, and a root that knows them (unchanged without any)."""
     if not overrides:
         return data, root

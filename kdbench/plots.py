@@ -29,6 +29,14 @@ def _error(stat: Stat) -> float:
     return stat.std
 
 
+def _test(row: Entry, metric: str) -> Stat:
+    """The test ``metric`` of a row drawn on a plot; each plotted row has it."""
+    stat = row.stat("test", metric)
+    if stat is None:
+        raise ValueError(f"no test {metric} for {row.method} ({row.teacher} -> {row.student})")
+    return stat
+
+
 def series_name(row: Entry) -> str:
     early = row.runs[0].spec.teacher is not None and row.runs[0].spec.teacher.checkpoint_epoch
     return f"{row.method}, early-stopped teacher" if early else row.method
@@ -46,16 +54,16 @@ def capacity_plot(rows: list[Entry], title: str) -> bytes | None:
     for row in taught:
         series[(row.student, series_name(row))].append(row)
     for (student, name), members in sorted(series.items()):
-        members.sort(key=lambda row: row.teacher_params)
+        members.sort(key=lambda row: row.teacher_params or 0)
         x = [row.teacher_params for row in members]
         for axis, metric in ((accuracy_axis, "student_acc"), (error_axis, "kd_error")):
-            stats = [row.stat("test", metric) for row in members]
+            stats = [_test(row, metric) for row in members]
             axis.errorbar(x, [s.mean for s in stats], yerr=[_error(s) for s in stats], marker="o",
                           capsize=3, label=f"{name} → {student}")
     for student in sorted({row.student for row in taught}):
         base = baseline_of(next(row for row in taught if row.student == student), rows)
         if base is not None:
-            accuracy_axis.axhline(base.stat("test", "student_acc").mean, linestyle="--",
+            accuracy_axis.axhline(_test(base, "student_acc").mean, linestyle="--",
                                   color="grey", label=f"ce (no teacher) → {student}")
     for axis, ylabel in ((accuracy_axis, "student test accuracy (%)"),
                          (error_axis, "test KD error (%) = 100 − agreement")):
@@ -77,9 +85,10 @@ def fidelity_plot(rows: list[Entry], title: str) -> bytes | None:
         return None
     figure = Figure(figsize=(10, 4.5))
     axis = figure.subplots()
-    colours = colormaps["tab20"].colors
+    tab20 = colormaps["tab20"]
+    colours = [tab20(i) for i in range(tab20.N)]  # its 20 colours
     for i, row in enumerate(taught):
-        accuracy, agreement = row.stat("test", "student_acc"), row.stat("test", "agreement")
+        accuracy, agreement = _test(row, "student_acc"), _test(row, "agreement")
         axis.errorbar(accuracy.mean, agreement.mean, xerr=_error(accuracy), yerr=_error(agreement),
                       marker="o", capsize=3, color=colours[i % len(colours)],
                       label=f"{series_name(row)}: {row.teacher} → {row.student}")

@@ -124,7 +124,7 @@ class Catalog(Generic[T]):
     def __init__(self, kind: str, entries: list[Registered[T]], conflicts: tuple[Conflict, ...] = (),
                  broken: tuple[PluginFailure, ...] = ()):
         self.kind = kind
-        self.entries = sorted(entries, key=lambda entry: entry.info.name)
+        self.entries: list[Registered[T]] = sorted(entries, key=lambda entry: entry.info.name)
         self.conflicts = conflicts
         self.broken = broken  # plugins that were skipped: an unknown name may be theirs
 
@@ -146,11 +146,13 @@ class Catalog(Generic[T]):
             if entry.info.matches(name):
                 return entry
         candidates = {entry.info.name: entry.info for entry in self.entries}
-        candidates.update({entry.info.example: entry.info for entry in self.entries
-                           if getattr(entry.info, "example", None)})
+        for entry in self.entries:
+            info = entry.info
+            if isinstance(info, ModelInfo) and info.example:
+                candidates[info.example] = info
         hint = did_you_mean(spelled(candidates[c]) for c in close_names(name, candidates, cutoff=0.5))
-        known = ", ".join(naming(e.info.pattern) if getattr(e.info, "pattern", None) else e.info.name
-                          for e in self.entries) or "none installed"
+        known = ", ".join(naming(e.info.pattern) if isinstance(e.info, ModelInfo) and e.info.pattern
+                          else e.info.name for e in self.entries) or "none installed"
         skipped = "".join(f"; plugin {failure.plugin!r} ({failure.distribution}) was skipped "
                           f"({failure.reason}), which may be why" for failure in self.broken)
         raise UnknownNameError(f"unknown {self.kind[:-1]} {name!r}{hint} (known: {known}){skipped}")

@@ -4,7 +4,7 @@ its earlier runs trained."""
 
 from __future__ import annotations
 
-from kdbench.build import DataSource
+from kdbench.data.source import DataSource
 from kdbench.data.subsets import subset_indices
 from kdbench.errors import KdbenchError
 from kdbench.specs import DataRef, RunSpec

@@ -15,7 +15,7 @@ import platform
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -24,7 +24,7 @@ from kdbench.fileio import write_text_atomic
 from kdbench.integrity import SHA256, UNITS, location_problem, metric_problems
 from kdbench.specs import RunSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 MAX_BYTES = 64 << 20  # a result with a 10,000-epoch history is under 10 MB
 log = logging.getLogger("kdbench.results")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import GenericAlias
 from typing import Any, Literal, Union
 
 from pydantic import Field, create_model
@@ -35,6 +36,6 @@ def track_schema(pm: PluginManager) -> dict[str, Any]:
         dataset=(_ref_union(pm.datasets), ...),
         teachers=(tuple[teacher, ...], ()),
         students=(tuple[student, ...], Field(min_length=1)),
-        methods=(tuple[methods, ...], Field(min_length=1)),
+        methods=(GenericAlias(tuple, (methods, ...)), Field(min_length=1)),
     )
     return track.model_json_schema(mode="validation")

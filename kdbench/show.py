@@ -16,7 +16,7 @@ from kdbench.methods.taps import probe_all, tap_names, tap_path
 from kdbench.overrides import Override, with_overrides
 from kdbench.plugins import PluginManager
 from kdbench.specfile import problems_of
-from kdbench.specs import RunSpec, TrackSpec
+from kdbench.specs import BudgetName, RunSpec, TrackSpec
 
 FLOW_WIDTH = 100
 
@@ -64,15 +64,15 @@ def _budget(runs: list[RunSpec]) -> dict[str, Any]:
         if own:
             resolved["teachers_own_recipes"] = own
     resolved["student_recipe"] = first.recipe.model_dump(mode="json")
-    teachers = {r.teacher_label: r.teacher.model.label() for r in runs if r.teacher is not None}
+    teachers = {r.teacher_label: r.teacher.model.signature() for r in runs if r.teacher is not None}
     if teachers:
         resolved["teachers"] = teachers
-    resolved["students"] = {r.student_label: r.student.label() for r in runs}
+    resolved["students"] = {r.student_label: r.student.signature() for r in runs}
     resolved["methods"] = {r.method_label: r.method.params for r in runs}
     return resolved
 
 
-def track_view(track: TrackSpec, source: str, runs: dict[str, list[RunSpec]],
+def track_view(track: TrackSpec, source: str, runs: dict[BudgetName, list[RunSpec]],
                overrides: Sequence[Override] = ()) -> str:
     """The track as its file (and ``--set``) set it, then per budget what it resolves to."""
     view: dict[str, Any] = {"file": source}
@@ -86,7 +86,9 @@ def track_view(track: TrackSpec, source: str, runs: dict[str, list[RunSpec]],
 def model_params(pm: PluginManager, name: str, overrides: Sequence[Override]) -> BaseModel:
     """The validated parameters of model ``name``: its defaults with ``overrides`` applied."""
     info = pm.models.get(name)
-    data, root = with_overrides({}, yaml.compose("{}"), overrides)
+    empty = yaml.compose("{}")
+    assert isinstance(empty, yaml.MappingNode)
+    data, root = with_overrides({}, empty, overrides)
     try:
         params = info.Params.model_validate(data)
     except ValidationError as error:

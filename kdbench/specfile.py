@@ -3,7 +3,7 @@ the field path and, where known, the line."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field"
     if error["type"] == "missing":
@@ -106,7 +106,8 @@ def duplicate_keys(root: yaml.Node) -> list[str]:
     """One line per key given twice in one mapping (YAML would silently keep the last):
     ``field.path (line N): duplicate key 'k', also on line M``."""
     problems: list[tuple[int, str]] = []
-    seen, stack = set(), [(root, ())]
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]
     while stack:
         node, loc = stack.pop()
         if id(node) in seen:
@@ -129,7 +130,7 @@ def duplicate_keys(root: yaml.Node) -> list[str]:
     return [problem for _, problem in sorted(problems)]
 
 
-def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node]:
+def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.MappingNode]:
     """Parse a YAML mapping and its node tree, or raise a one-line ``SpecError``."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -153,10 +154,12 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node]:
         raise SpecError(str(path), ["the file is empty; expected a track mapping"])
     if not isinstance(data, dict):
         raise SpecError(str(path), [f"expected a mapping at the top level, got {type(data).__name__}"])
+    assert isinstance(root, yaml.MappingNode)  # the node tree of the mapping ``data`` was loaded from
     return data, root
 
 
-def load_track_file(path: str | Path, overrides: Sequence[Override] = ()) -> tuple[TrackSpec, yaml.Node]:
+def load_track_file(path: str | Path, overrides: Sequence[Override] = ()
+                    ) -> tuple[TrackSpec, yaml.MappingNode]:
     """Read a track file, apply command-line ``overrides`` and validate the result (phase one:
     structure and values, before plugins)."""
     path = Path(path)

@@ -61,7 +61,8 @@ class Strict(BaseModel):
 
 
 def _distinct(values: tuple[Any, ...] | None, what: str) -> None:
-    repeated = sorted({value for value in values or () if list(values).count(value) > 1})
+    given = list(values or ())
+    repeated = sorted({value for value in given if given.count(value) > 1})
     if repeated:
         raise ValueError(f"{what} {repeated[0]} is given twice")
 
@@ -78,7 +79,8 @@ class Ref(Strict):
     name: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
 
-    def label(self) -> str:
+    def signature(self) -> str:
+        """``name(key=value, ...)``, or the bare name without parameters: how boards show a ref."""
         args = ", ".join(f"{key}={value}" for key, value in sorted(self.params.items()))
         return f"{self.name}({args})" if args else self.name
 
@@ -111,11 +113,8 @@ class MethodRef(Ref):
     """A method in a track; ``label`` tells apart two entries of one method (kd at T=1 and T=4);
     ``teachers`` limits it to the teachers with those labels (default: every teacher)."""
 
-    label_: str | None = Field(None, alias="label")
+    label: str | None = None
     teachers: tuple[str, ...] | None = listed(None)
-
-    def label(self) -> str:
-        return self.label_ or self.name
 
 
 class Recipe(Strict):
@@ -160,7 +159,8 @@ def _patch_of(model: type[BaseModel]) -> type[BaseModel]:
         patched = info._copy()
         patched.default = None
         patched.default_factory = None
-        fields[name] = (info.annotation | None, patched)
+        annotation: Any = info.annotation  # set on every field of a model class
+        fields[name] = (annotation | None, patched)
     return create_model(f"{model.__name__}Patch", __base__=Strict, **fields)
 
 
@@ -354,7 +354,7 @@ class Contrast(Strict):
 def contrast_problems(track: TrackSpec) -> list[tuple[tuple[Any, ...], str]]:
     """(field path, message) for each label a contrast names that the track does not have, and for
     a trend whose method meets fewer than two of its teachers."""
-    labels = {"method": [m.label() for m in track.methods],
+    labels = {"method": [track.method_label(m) for m in track.methods],
               "teacher": [track.teacher_label(t) for t in track.teachers],
               "student": [track.student_label(s) for s in track.students]}
     problems = []
@@ -363,8 +363,9 @@ def contrast_problems(track: TrackSpec) -> list[tuple[tuple[Any, ...], str]]:
         loc: tuple[Any, ...] = ("contrasts", i)
         if names.index(contrast.name) != i:
             problems.append(((*loc, "name"), f"name {contrast.name!r} is used twice"))
-        named = [((side, role), getattr(getattr(contrast, side), role))
-                 for side in ("a", "b") if getattr(contrast, side) for role in labels]
+        named: list[tuple[tuple[Any, ...], str | None]] = [
+            ((side, role), getattr(getattr(contrast, side), role))
+            for side in ("a", "b") if getattr(contrast, side) for role in labels]
         named += [(("method",), contrast.method), (("student",), contrast.student)]
         named += [(("teachers", j), label) for j, label in enumerate(contrast.teachers or ())]
         for path, label in named:
@@ -372,13 +373,18 @@ def contrast_problems(track: TrackSpec) -> list[tuple[tuple[Any, ...], str]]:
             if label is not None and label not in labels[role]:
                 problems.append(((*loc, *path), f"no {role} labelled {label!r} (the track has: "
                                  f"{', '.join(labels[role]) or 'none'})"))
-        method = next((m for m in track.methods if m.label() == contrast.method), None)
+        method = next((m for m in track.methods if track.method_label(m) == contrast.method), None)
         if contrast.kind == "trend" and method is not None and method.teachers is not None:
             ladder = set(contrast.teachers or labels["teacher"]) & set(method.teachers)
             if len(ladder) < 2:
-                problems.append(((*loc, "method"), f"method {method.label()!r} has {len(ladder)} of the "
-                                 "trend's teachers; a trend needs at least two"))
+                problems.append(((*loc, "method"), f"method {track.method_label(method)!r} has "
+                                 f"{len(ladder)} of the trend's teachers; a trend needs at least two"))
     return problems
+
+
+def _full_only() -> dict[BudgetName, Budget]:
+    """The budgets of a track that declares none: the paper's protocol alone."""
+    return {"full": Budget()}
 
 
 class TrackSpec(Strict):
@@ -407,16 +413,19 @@ class TrackSpec(Strict):
     protocol_version: int = Field(1, ge=1, le=10_000, description="bump it when a fix changes "
                                   "the protocol: part of every run id and teacher id, so old "
                                   "results are run again")
-    budgets: dict[BudgetName, Budget] = Field(default_factory=lambda: {"full": Budget()})
+    budgets: dict[BudgetName, Budget] = Field(default_factory=_full_only)
     references: tuple[Reference, ...] = listed()
     contrasts: tuple[Contrast, ...] = listed(description="comparisons the page reports (default: "
                                               "each method against ce)")
 
     def teacher_label(self, entry: TeacherEntry) -> str:
-        return entry.label or entry.model.label()
+        return entry.label or entry.model.signature()
 
     def student_label(self, entry: StudentEntry) -> str:
-        return entry.label or entry.model.label()
+        return entry.label or entry.model.signature()
+
+    def method_label(self, entry: MethodRef) -> str:
+        return entry.label or entry.name
 
     def teacher_seed_for(self, seed: int) -> int:
         """The seed of the teacher that student seed ``seed`` learns from: ``teacher_seeds[seed mod
@@ -454,8 +463,7 @@ class TrackSpec(Strict):
     @field_validator("teachers", "students", "methods")
     @classmethod
     def _unique_labels(cls, entries: tuple[Any, ...]) -> tuple[Any, ...]:
-        labels = [e.label() if isinstance(e, MethodRef) else e.label or e.model.label()
-                  for e in entries]
+        labels = [e.label or (e.name if isinstance(e, MethodRef) else e.model.signature()) for e in entries]
         dupes = sorted({label for label in labels if labels.count(label) > 1})
         if dupes:
             raise ValueError(f"label {dupes[0]!r} is used twice; give the entries distinct labels")
@@ -492,7 +500,7 @@ class TrackSpec(Strict):
         for method in self.methods:
             unknown = sorted(set(method.teachers or ()) - teachers)
             if unknown:
-                raise ValueError(f"method {method.label()!r}: no teacher labelled {unknown[0]!r}")
+                raise ValueError(f"method {self.method_label(method)!r}: no teacher labelled {unknown[0]!r}")
         for name, budget in self.budgets.items():
             unknown = sorted(set(budget.models) - labels)
             if unknown:

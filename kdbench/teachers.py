@@ -25,7 +25,9 @@ import torch
 from safetensors.torch import load_model
 from torch import Tensor, nn
 
-from kdbench.build import DataSource, build_model, count_parameters
+from kdbench.build import build_model, count_parameters
+from kdbench.data.source import DataSource
+from kdbench.data.split import Split
 from kdbench.engine.train import EpochCallback, fit
 from kdbench.fileio import move_aside, remove, write_bytes_atomic, write_text_atomic
 from kdbench.loggers.group import LoggerGroup
@@ -153,14 +155,14 @@ class TeacherCache:
             return None
         return record
 
-    def _classes(self, member: TeacherSpec):
+    def _classes(self, member: TeacherSpec) -> Split:
         return self.data.evaluation(Ref(name=member.dataset.name, params=member.dataset.params))
 
     def _train(self, member: TeacherSpec, on_epoch: EpochCallback | None) -> float:
         """Train one member, saving its final weights and any planned checkpoints."""
         folder = self.root / member.teacher_id
-        task = Ref(name=member.dataset.name, params=member.dataset.params)
-        train = self.data.training(member.dataset, task, member.train_limit)
+        evaluated_on = Ref(name=member.dataset.name, params=member.dataset.params)
+        train = self.data.training(member.dataset, evaluated_on, member.train_limit)
         began = time.perf_counter()
         torch.manual_seed(member.seed)
         model = build_model(self.pm, member.model, self._classes(member))
@@ -178,7 +180,7 @@ class TeacherCache:
         with self.loggers.teacher(member, on_epoch) as logged:
             try:
                 history = fit(CE(model, None, CEParams()), train, member.recipe, member.seed,
-                              self.device, test=self.data.evaluation(task),
+                              self.device, test=self.data.evaluation(evaluated_on),
                               checkpoint=folder / "checkpoint.pt", on_epoch=logged,
                               before_checkpoint=snapshot)
             except FloatingPointError as error:

@@ -18,7 +18,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from kdbench.build import DataSource, build_model
+from kdbench.build import build_model
+from kdbench.data.source import DataSource
+from kdbench.data.split import Split
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
 from kdbench.errors import DataNotFoundError, KdbenchError
@@ -68,7 +70,7 @@ def student_weights(result_path: Path) -> Path:
     return path
 
 
-def load_student(pm: PluginManager, result: RunResult, path: Path, test) -> nn.Module:
+def load_student(pm: PluginManager, result: RunResult, path: Path, test: Split) -> nn.Module:
     """The student network of ``result`` with the weights in ``path`` after its sha256 check."""
     if result.student_sha256 is None or sha256_file(path) != result.student_sha256:
         raise Mismatch(f"{path.name} does not match the result's student_sha256")

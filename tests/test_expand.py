@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from kdbench.expand import expand, track_path
+from kdbench.expand import expand
 from kdbench.specfile import load_track_file
 from kdbench.specs import TrackSpec
+from kdbench.trackpath import track_path
 
 
 def test_quickstart_expands_into_ce_once_per_student_and_seed(pm) -> None:

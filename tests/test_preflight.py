@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from kdbench.build import DataSource
 from kdbench.cli import main
+from kdbench.data.source import DataSource
 from kdbench.expand import expand
 from kdbench.preflight import data_problems
 from kdbench.specs import TrackSpec

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kdbench.build import DataSource
+from kdbench.data.source import DataSource
 from kdbench.data.subsets import subset_indices
 from kdbench.errors import KdbenchError
 from kdbench.specs import DataRef, Ref, Subset
@@ -33,13 +33,13 @@ def test_subset_needs_exactly_one_kind() -> None:
         Subset(per_class=2, fraction=0.5)
 
 
-def test_training_data_subsets_hides_labels_and_takes_task_normalization(pm, tmp_path) -> None:
+def test_training_data_subsets_hides_labels_and_takes_evaluation_normalization(pm, tmp_path) -> None:
     source = DataSource(pm, tmp_path)
-    task = Ref(name="mnist-5k")
-    teacher = source.training(DataRef(name="mnist-5k", subset=Subset(per_class=20)), task)
+    evaluated_on = Ref(name="mnist-5k")
+    teacher = source.training(DataRef(name="mnist-5k", subset=Subset(per_class=20)), evaluated_on)
     assert len(teacher) == 200 and teacher.labels.bincount().tolist() == [20] * 10
     rest = source.training(DataRef(name="mnist-5k", subset=Subset(per_class=20, complement=True),
-                                   labels=False), task)
+                                   labels=False), evaluated_on)
     assert len(rest) == 3800 and not bool(rest.label_mask.any()) and bool(teacher.label_mask.all())
-    digits = source.training(DataRef(name="digits"), task)
-    assert digits.mean == source.evaluation(task).mean
+    digits = source.training(DataRef(name="digits"), evaluated_on)
+    assert digits.mean == source.evaluation(evaluated_on).mean

@@ -12,8 +12,8 @@ import torch
 import yaml
 
 from kdbench import teachers as teachers_module
-from kdbench.build import DataSource
 from kdbench.cli import main
+from kdbench.data.source import DataSource
 from kdbench.expand import expand
 from kdbench.fileio import write_bytes_atomic
 from kdbench.specfile import load_track_file

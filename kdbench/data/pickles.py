@@ -43,7 +43,10 @@ def _frombuffer(buffer: object, dtype: object, shape: object, order: object) -> 
     """What protocol 5 pickles of arrays call; the dtype was already checked by ``_dtype``."""
     if not isinstance(dtype, np.dtype) or dtype.kind not in "ui":
         raise pickle.UnpicklingError(f"refused numpy dtype {dtype!r}")
-    return np.frombuffer(buffer, dtype).reshape(shape, order=order)
+    if not isinstance(buffer, (bytes, bytearray)) or not isinstance(shape, tuple) or order not in ("C", "F"):
+        raise pickle.UnpicklingError(f"refused array reconstruction from {type(buffer).__name__} "
+                                     f"{shape!r} {order!r}")
+    return np.frombuffer(buffer, dtype).reshape(shape, order="F" if order == "F" else "C")
 
 
 def _encode(text: object, encoding: str = "latin1") -> bytes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor
@@ -17,6 +17,9 @@ class Split(Protocol):
 
     ``ImageTensors`` (small sets, in memory) and ``ImageStream`` (ImageNet, from files) implement it.
     """
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    """A split is a frozen dataclass: training data is derived from it by ``dataclasses.replace``."""
 
     @property
     def labels(self) -> Tensor: ...

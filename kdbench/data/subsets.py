@@ -21,14 +21,16 @@ def subset_indices(labels: Tensor, subset: Subset) -> Tensor:
     if subset.fraction is not None:
         chosen = order[:round(subset.fraction * len(labels))]
     else:
+        per_class = subset.per_class
+        assert per_class is not None  # a Subset has exactly one of fraction and per_class
         shuffled = labels[order]
         picks = []
         for label in labels.unique().tolist():
             members = order[shuffled == label]
-            if len(members) < subset.per_class:
-                raise KdbenchError(f"subset asks for {subset.per_class} examples of class {label}, "
+            if len(members) < per_class:
+                raise KdbenchError(f"subset asks for {per_class} examples of class {label}, "
                                    f"but the split has only {len(members)}")
-            picks.append(members[:subset.per_class])
+            picks.append(members[:per_class])
         chosen = torch.cat(picks)
     if subset.complement:
         mask = torch.ones(len(labels), dtype=torch.bool)

@@ -20,7 +20,7 @@ class Batch(NamedTuple):
 
     images: Tensor
     labels: Tensor
-    index: Tensor
+    index: Tensor  # type: ignore[assignment]  # the public field name; it shadows tuple.index
     label_mask: Tensor
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from kdbench.build import DataSource
+from kdbench.data.source import DataSource
 from kdbench.loggers.group import LoggerGroup
 from kdbench.plugins import PluginManager, get_plugin_manager
 from kdbench.results import ResultStore

@@ -76,7 +76,18 @@ def classes_for_negatives(labels: Tensor, label_mask: Tensor, num_classes: int) 
 class CRD(Distiller[CRDParams]):
     """``ce_weight * CE + crd_weight * NCE [+ kd_weight * KD]``; the memories are buffers."""
 
-    def __init__(self, student: nn.Module, teacher: nn.Module, params: CRDParams):
+    teacher: nn.Module  # crd's MethodInfo needs a teacher
+    student_memory: Tensor  # buffers that ``prepare`` registers
+    teacher_memory: Tensor
+    log_z: Tensor
+    by_class: Tensor
+    class_count: Tensor
+    class_of: Tensor
+    class_start: Tensor
+
+    def __init__(self, student: nn.Module, teacher: nn.Module | None, params: CRDParams):
+        if teacher is None:
+            raise ValueError("crd needs a teacher")
         super().__init__(student, teacher, params)
         self.student_tap = FeatureTap(student, params.student_tap)
         self.teacher_tap = FeatureTap(teacher, params.teacher_tap)
@@ -110,7 +121,7 @@ class CRD(Distiller[CRDParams]):
         return self.by_class[torch.where(draw < start, draw, draw + count)]
 
     def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
-        if self.embed_student is None:
+        if self.embed_student is None or self.embed_teacher is None:
             raise RuntimeError("crd: call prepare(data) before training (it builds the memories)")
         p, n = self.params, len(self.by_class)
         logits, student_feature = self.student_tap.read(self.student, batch.images)

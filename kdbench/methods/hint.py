@@ -99,7 +99,11 @@ class Hint(Distiller[HintParams]):
     """``ce_weight * CE + hint_weight * MSE(regressor(f_s), f_t) [+ kd_weight * KD]``, or with
     ``stages: 2`` the hint term alone until ``stage1_epochs``, then CE + KD."""
 
-    def __init__(self, student: nn.Module, teacher: nn.Module, params: HintParams):
+    teacher: nn.Module  # hint's MethodInfo needs a teacher
+
+    def __init__(self, student: nn.Module, teacher: nn.Module | None, params: HintParams):
+        if teacher is None:
+            raise ValueError("hint needs a teacher")
         super().__init__(student, teacher, params)
         self.student_tap = FeatureTap(student, params.student_tap)
         self.teacher_tap = FeatureTap(teacher, params.teacher_tap)

@@ -104,9 +104,12 @@ def _replace_head(model: nn.Module, path: str, num_classes: int) -> None:
     old = model.get_submodule(path)
     if isinstance(old, nn.Linear):
         new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+    elif isinstance(old, nn.Conv2d):
+        # torch types a Conv2d's kernel_size, stride and padding as tuple[int, ...]; they are pairs
+        new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride,  # type: ignore[arg-type]
+                        old.padding, bias=old.bias is not None)  # type: ignore[arg-type]
     else:
-        new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding,
-                        bias=old.bias is not None)
+        raise KdbenchError(f"the classifier at {path} is a {type(old).__name__}, not a Linear or Conv2d")
     _set_submodule(model, path, new)
 
 
@@ -115,16 +118,17 @@ def _adapt_input(model: nn.Module, in_channels: int, pretrained: bool) -> None:
     colour and rescaled so that a grey image gives the same response as its RGB copy."""
     path, conv = next(((p, m) for p, m in model.named_modules() if isinstance(m, nn.Conv2d)),
                       (None, None))
-    if conv is None or conv.in_channels == in_channels:
+    if path is None or conv is None or conv.in_channels == in_channels:
         return
-    new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                    conv.dilation, conv.groups, bias=conv.bias is not None,
-                    padding_mode=conv.padding_mode)
+    # torch types a Conv2d's kernel_size, stride, padding and dilation as tuple[int, ...]; they are pairs
+    new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride,  # type: ignore[arg-type]
+                    conv.padding, conv.dilation, conv.groups,  # type: ignore[arg-type]
+                    bias=conv.bias is not None, padding_mode=conv.padding_mode)
     if pretrained:
         with torch.no_grad():
             mean = conv.weight.mean(dim=1, keepdim=True)
             new.weight.copy_(mean.repeat(1, in_channels, 1, 1) * (conv.in_channels / in_channels))
-            if conv.bias is not None:
+            if conv.bias is not None and new.bias is not None:
                 new.bias.copy_(conv.bias)
     _set_submodule(model, path, new)
 
@@ -224,8 +228,10 @@ def build_timm(name: str, params: TimmParams, *, in_channels: int, image_size: i
     reductions = [info.get("reduction") for info in getattr(model, "feature_info", None) or []]
     hierarchical = len(set(reductions)) == len(reductions) > 2  # stages that downsample
     taps["penultimate"] = attach_penultimate(model, classifier)
-    model.feature_taps = taps
-    model.model_cfg = ModelCfg(classifier, HINT_STAGE if hierarchical and HINT_STAGE in taps else None)
+    # torch types Module.__setattr__ for tensors and modules only; plain attributes are allowed too
+    model.feature_taps = taps  # type: ignore[assignment]
+    model.model_cfg = ModelCfg(  # type: ignore[assignment]
+        classifier, HINT_STAGE if hierarchical and HINT_STAGE in taps else None)
     return model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field
-from torch import nn
+from torch import Tensor, nn
 
 from kdbench.models.cfg import ModelCfg
 from kdbench.types import Params
@@ -38,7 +38,7 @@ class MLP(nn.Module):
         self.model_cfg = ModelCfg(classifier=f"layers.{2 * len(hidden) + 1}",
                                   hint_tap=f"hidden{(len(hidden) - 1) // 2}" if hidden else None)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return self.layers(x)
 
 

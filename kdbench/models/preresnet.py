@@ -91,6 +91,9 @@ class PreResNet(nn.Module):
     feature_taps = {"stage1": "stage1", "stage2": "stage2", "stage3": "stage3",
                     "penultimate": "pool"}
     model_cfg = ModelCfg(classifier="fc", hint_tap="stage2")  # the middle of three stages
+    stage1: nn.Sequential  # added by name in ``__init__``
+    stage2: nn.Sequential
+    stage3: nn.Sequential
 
     def __init__(self, blocks: int, bottleneck: bool, in_channels: int = 3, num_classes: int = 10):
         super().__init__()
