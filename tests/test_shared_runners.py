@@ -25,7 +25,7 @@ with held(sys.argv[1], "teacher", "abc"):
 """
 
 
-EPOCHS = 40
+EPOCHS = 400  # many short epochs, so the kill lands mid-run even on a fast machine
 
 
 def kdbench(*args: str) -> list[str]:
@@ -71,7 +71,8 @@ def test_a_killed_sweep_resumes_its_run_from_the_last_epoch(tiny_track, write_tr
                                                             tmp_path: Path) -> None:
     tiny_track["methods"] = [{"name": "ce"}]
     tiny_track["seeds"] = [0]
-    tiny_track["budgets"]["smoke"]["student"] = {"epochs": EPOCHS, "milestones": [], "eval_every": EPOCHS}
+    tiny_track["budgets"]["smoke"]["student"] = {"epochs": EPOCHS, "milestones": [],
+                                                 "eval_every": EPOCHS}
     spec = write_track(tiny_track)
     command = kdbench("run", "--spec", str(spec), "--budget", "smoke", "--results", str(tmp_path / "results"),
                       "--cache-dir", str(tmp_path / "cache"))
@@ -79,10 +80,10 @@ def test_a_killed_sweep_resumes_its_run_from_the_last_epoch(tiny_track, write_tr
     runs = tmp_path / "cache" / "runs"
     deadline = time.monotonic() + 300
     while not list(runs.glob("*.pt")) and driver.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
+        time.sleep(0.005)
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
+    assert driver.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     (checkpoint,) = runs.glob("*.pt")
     before = torch.load(checkpoint, weights_only=True)["history"]
     assert 0 < len(before) < EPOCHS
