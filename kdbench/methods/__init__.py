@@ -13,7 +13,7 @@ def uses_ce(params: BaseModel) -> bool:
 
 def builtin_methods() -> list[MethodInfo]:
     """The methods kdbench registers through its own ``builtin`` plugin."""
-    from kdbench.methods import ce, crd, eskd, hint, kd
+    from kdbench.methods import ce, crd, eskd, hint, kd, label_smoothing, tf_kd
 
     return [
         MethodInfo("ce", "student trained alone on labels (the baseline)", ce.CE, ce.CEParams,
@@ -28,6 +28,12 @@ def builtin_methods() -> list[MethodInfo]:
         MethodInfo("crd", "contrastive representation distillation (Tian et al. 2020): CE + "
                    "NCE against memory banks", crd.CRD, crd.CRDParams,
                    needs_labels=uses_ce, version="2"),
+        MethodInfo("label-smoothing", "label smoothing (Szegedy et al. 2016): CE against smoothed labels, "
+                   "no teacher (the regularisation control)", label_smoothing.LabelSmoothing,
+                   label_smoothing.LabelSmoothingParams, needs_teacher=False, needs_labels=True),
+        MethodInfo("tf-kd", "teacher-free KD, Tf-KD_reg (Yuan et al. 2020): CE + KL to a hand-designed "
+                   "virtual teacher, no teacher", tf_kd.TfKD, tf_kd.TfKDParams, needs_teacher=False,
+                   needs_labels=True),
     ]
 
 
