@@ -4,6 +4,7 @@ of the student's architecture, and a smoke run."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +143,10 @@ def test_smoke_run_without_a_teacher(tmp_path: Path, teacher_cache: Path) -> Non
     [result] = run_smoke(smoke_track(tmp_path, {"name": "tf-kd"}), tmp_path / "results", teacher_cache)
     assert result["status"] == "ok" and result["spec"]["teacher"] is None
     assert set(result["history"][-1]["loss"]) == {"ce", "reg"}
+
+
+def test_the_readme_states_the_self_training_weights() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL) if "tf-kd-self" in b]
+    [method] = yaml.safe_load(block)["methods"]
+    assert method["name"] == "kd" and KDParams(**method["params"]) == KDParams(**SELF_TRAINING)
