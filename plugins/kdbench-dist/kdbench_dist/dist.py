@@ -22,10 +22,8 @@ EPS = 1e-8  # added to the product of the norms, as the reference does
 
 class DISTParams(Params):
     ce_weight: float = Field(1.0, ge=0, description="weight of cross-entropy on the labels")
-    inter_weight: float = Field(2.0, ge=0, description="weight of the inter-class relation term "
-                                "(beta in the paper)")
-    intra_weight: float = Field(2.0, ge=0, description="weight of the intra-class relation term "
-                                "(gamma in the paper)")
+    inter_weight: float = Field(2.0, ge=0, description="weight of the inter-class relation term (beta)")
+    intra_weight: float = Field(2.0, ge=0, description="weight of the intra-class relation term (gamma)")
     temperature: float = Field(4.0, gt=0, description="softmax temperature of both networks "
                                "(4 on CIFAR-100, 1 on ImageNet); both terms are multiplied by T^2")
 

@@ -1,5 +1,5 @@
-"""Logit standardization applied to DKD (Sun et al., CVPR 2024, Table 1 "DKD+Ours"): DKD's two
-terms computed on the z-scored logits at a base temperature; needs kdbench-dkd.
+"""Logit standardization applied to DKD (Sun et al., CVPR 2024; "DKD+Ours" in the authors' README):
+DKD's two terms computed on the z-scored logits at a base temperature; needs kdbench-dkd.
 
 The authors' ``--logit-stand`` multiplies DKD's alpha and beta by ``--kd-weight`` (9) and sets the
 temperature to ``--base-temp`` (2) (``tools/train.py``); the defaults are those applied to
@@ -23,6 +23,11 @@ class LSDKDParams(DKDParams):
     nckd_weight: float = Field(72.0, ge=0, validation_alias=AliasChoices("nckd_weight", "beta"),
                                description="weight of non-target-class KD (beta in the paper: 8 x 9)")
     temperature: float = Field(2.0, gt=0, description="base temperature applied to the z-scored logits")
+
+
+def uses_ce(params: LSDKDParams) -> bool:
+    """Labels are needed only for the cross-entropy term; the target falls back on the teacher's."""
+    return params.ce_weight > 0
 
 
 class LSDKD(DKD):

@@ -30,6 +30,11 @@ class LSKDParams(Params):
                                "of both networks; the KD term is multiplied by T^2")
 
 
+def uses_ce(params: LSKDParams) -> bool:
+    """Labels are needed only for the cross-entropy term."""
+    return params.ce_weight > 0
+
+
 class LSKD(Distiller[LSKDParams]):
     """``ce_weight * CE(logits) + kd_weight * kd_loss(zscore(logits), zscore(teacher), T)``."""
 
