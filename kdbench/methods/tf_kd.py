@@ -7,7 +7,9 @@ evenly on the other classes; the virtual teacher is softmax(u / T); the term is 
 softmax(z)) of the student at temperature 1, averaged over examples *and* classes (PyTorch's
 ``KLDivLoss()`` default reduction), weighted by ``reg_alpha * multiplier``; cross-entropy by
 ``1 - reg_alpha``. Defaults: their CIFAR-100 MobileNetV2 config (``base_mobilenetv2/params.json``:
-``reg_alpha`` 0.95, ``reg_temperature`` 40, ``multiplier`` 1).
+``reg_alpha`` 0.95, ``reg_temperature`` 40, ``multiplier`` 1). Their other CIFAR-100 configs, as
+(ce_weight, reg_weight, temperature): ShuffleNetV2 (0.05, 0.95, 10), ResNet-18 (0.9, 10, 20),
+GoogLeNet (0.9, 5, 40).
 
 Tf-KD_self (a pre-trained student teaching itself) needs no method of its own: it is ``kd`` with a
 track teacher of the student's architecture (see ``SELF_TRAINING`` below).
