@@ -13,7 +13,7 @@ def uses_ce(params: BaseModel) -> bool:
 
 def builtin_methods() -> list[MethodInfo]:
     """The methods kdbench registers through its own ``builtin`` plugin."""
-    from kdbench.methods import ce, crd, eskd, hint, kd
+    from kdbench.methods import at, cc, ce, crd, eskd, hint, kd, nst, pkt, rkd, sp, vid
 
     return [
         MethodInfo("ce", "student trained alone on labels (the baseline)", ce.CE, ce.CEParams,
@@ -28,6 +28,23 @@ def builtin_methods() -> list[MethodInfo]:
         MethodInfo("crd", "contrastive representation distillation (Tian et al. 2020): CE + "
                    "NCE against memory banks", crd.CRD, crd.CRDParams,
                    needs_labels=uses_ce, version="2"),
+        MethodInfo("at", "attention transfer (Zagoruyko & Komodakis 2017): CE + distance of the "
+                   "stages' spatial attention maps", at.AT, at.ATParams, needs_labels=uses_ce),
+        MethodInfo("sp", "similarity-preserving KD (Tung & Mori 2019): CE + distance of the batch's "
+                   "similarity matrices", sp.SP, sp.SPParams, needs_labels=uses_ce),
+        MethodInfo("rkd", "relational KD (Park et al. 2019): CE + distance and angle relations of "
+                   "the penultimate features", rkd.RKD, rkd.RKDParams, needs_labels=uses_ce),
+        MethodInfo("pkt", "probabilistic knowledge transfer (Passalis & Tefas 2018): CE + KL of the "
+                   "features' cosine-similarity distributions", pkt.PKT, pkt.PKTParams,
+                   needs_labels=uses_ce),
+        MethodInfo("vid", "variational information distillation (Ahn et al. 2019): CE + Gaussian "
+                   "NLL of the teacher's maps given the student's", vid.VID, vid.VIDParams,
+                   needs_labels=uses_ce),
+        MethodInfo("nst", "neuron selectivity transfer (Huang & Wang 2017): CE + polynomial-kernel "
+                   "MMD of the stages' channels", nst.NST, nst.NSTParams, needs_labels=uses_ce),
+        MethodInfo("cc", "correlation congruence (Peng et al. 2019): CE + correlation of the "
+                   "embedded penultimate features' differences", cc.CC, cc.CCParams,
+                   needs_labels=uses_ce),
     ]
 
 
