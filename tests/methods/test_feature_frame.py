@@ -4,6 +4,9 @@ different sizes, the CE and KD terms, and the one-line errors for taps they cann
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -18,6 +21,7 @@ from kdbench.methods.pkt import PKT, PKTParams
 from kdbench.methods.rkd import RKD, RKDParams
 from kdbench.methods.sp import SP, SPParams
 from kdbench.methods.vid import VID, VIDParams
+from kdbench.plugins import get_plugin_manager
 
 from .conftest import first_batch, lenet_pair, tiny_data
 from .feature_helpers import cifar_data, model
@@ -145,3 +149,13 @@ def test_validate_names_a_tap_the_student_lacks(capsys, tiny_track, write_track)
     lines = capsys.readouterr().err.splitlines()
     assert code == 2 and lines and all("methods.3.params.student_taps" in line for line in lines)
     assert "no feature tap 'block9'" in lines[0]
+
+
+def test_the_readme_states_each_feature_methods_default_weight() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| [^|]+ \| ([\d.]+) \|$", readme, re.M)
+    methods = get_plugin_manager().methods
+    assert {name for name, _ in rows} >= {"at", "sp", "rkd", "pkt", "vid", "nst", "cc"}
+    for name, weight in rows:
+        params = methods.get(name).Params()
+        assert getattr(params, f"{name}_weight") == float(weight), name
