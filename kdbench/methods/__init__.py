@@ -1,4 +1,13 @@
-"""Distillation methods: one module each (a pure loss function plus a thin ``Distiller``)."""
+"""Distillation methods: one module each (a pure loss function plus a thin ``Distiller``).
+
+Built in: ce, kd, eskd, hint, crd, and the feature methods of the CRD table at, sp, rkd, pkt, vid,
+nst, cc and ft (``feature.py`` is their shared frame). Of RepDistiller's methods two are left out:
+AB (Heo et al. 2019) reads each stage's pre-activation map, before its last ReLU, which the model
+families' taps do not offer (a ResNet stage's output is after the ReLU), and FSP (Yim et al. 2017)
+needs the stem's output as well as the stages' and equal channel counts in student and teacher, so
+it fits only same-family pairs. Both train the student's feature layers in a preparation stage
+and then train on CE alone (RepDistiller's ``loss_kd = 0`` for them).
+"""
 
 from pydantic import BaseModel
 
@@ -13,7 +22,7 @@ def uses_ce(params: BaseModel) -> bool:
 
 def builtin_methods() -> list[MethodInfo]:
     """The methods kdbench registers through its own ``builtin`` plugin."""
-    from kdbench.methods import at, cc, ce, crd, eskd, hint, kd, nst, pkt, rkd, sp, vid
+    from kdbench.methods import at, cc, ce, crd, eskd, ft, hint, kd, nst, pkt, rkd, sp, vid
 
     return [
         MethodInfo("ce", "student trained alone on labels (the baseline)", ce.CE, ce.CEParams,
@@ -45,6 +54,9 @@ def builtin_methods() -> list[MethodInfo]:
         MethodInfo("cc", "correlation congruence (Peng et al. 2019): CE + correlation of the "
                    "embedded penultimate features' differences", cc.CC, cc.CCParams,
                    needs_labels=uses_ce),
+        MethodInfo("ft", "factor transfer (Kim et al. 2018): CE + distance of the student's translated "
+                   "and the teacher's paraphrased last map, the paraphraser trained first", ft.FT,
+                   ft.FTParams, needs_labels=uses_ce),
     ]
 
 

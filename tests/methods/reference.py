@@ -158,3 +158,14 @@ def correlation(student: np.ndarray, teacher: np.ndarray) -> float:
     """RepDistiller's CC: (1 / (b - 1)) sum_i sum_k |s - t|_ik |s - t|_(i+1)k."""
     d = np.abs(student - teacher)
     return float(sum(d[i] @ d[i + 1] for i in range(len(d) - 1)) / (len(d) - 1))
+
+
+def factor_transfer(student: np.ndarray, teacher: np.ndarray) -> float:
+    """RepDistiller's FT loss of two factors: mean_(n, k) |Q_s / ||Q_s|| - Q_t / ||Q_t|||, with
+    Q = mean_c F_c^2 flattened (the factors' attention maps, p1 2, p2 1)."""
+    s, t = same_size(student, teacher)
+    total = 0.0
+    for n in range(len(s)):
+        q_s, q_t = (s[n] ** 2).mean(axis=0).ravel(), (t[n] ** 2).mean(axis=0).ravel()
+        total += np.abs(q_s / np.linalg.norm(q_s) - q_t / np.linalg.norm(q_t)).sum() / (len(s) * q_s.size)
+    return total

@@ -13,7 +13,7 @@ from kdbench.testing import check_method
 
 from .conftest import run_smoke, smoke_track
 
-FEATURE = ["at", "sp", "rkd", "pkt", "vid", "nst", "cc"]
+FEATURE = ["at", "sp", "rkd", "pkt", "vid", "nst", "cc", "ft"]
 BUILTIN = ["ce", "kd", "eskd", "hint", "crd", *FEATURE]
 WITHOUT_LABELS = {"kd": {"ce_weight": 0.0}, "hint": {"ce_weight": 0.0}, "crd": {"ce_weight": 0.0},
                   "dkd": {"ce_weight": 0.0}, **{name: {"ce_weight": 0.0} for name in FEATURE}}

@@ -155,7 +155,7 @@ def test_the_readme_states_each_feature_methods_default_weight() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| [^|]+ \| ([\d.]+) \|$", readme, re.M)
     methods = get_plugin_manager().methods
-    assert {name for name, _ in rows} >= {"at", "sp", "rkd", "pkt", "vid", "nst", "cc"}
+    assert {name for name, _ in rows} >= {"at", "sp", "rkd", "pkt", "vid", "nst", "cc", "ft"}
     for name, weight in rows:
         params = methods.get(name).Params()
         assert getattr(params, f"{name}_weight") == float(weight), name
