@@ -17,6 +17,7 @@ from tabulate import tabulate
 
 from kdbench.aggregate import Entry, Stat, baseline_of, entries, variance_note
 from kdbench.contrasts import contrast_section, declared, interval
+from kdbench.cost import cost_board
 from kdbench.errors import KdbenchError
 from kdbench.expand import expand
 from kdbench.fileio import atomic_path
@@ -163,8 +164,16 @@ def budget_section(results: list[RunResult], track: TrackSpec | None, budget: st
                   "un-augmented distillation data.\n",
                   fidelity_board(rows) + "\n"]
     parts += contrast_section(rows, track, budget)
+    parts += ["### Cost\n", COST_NOTE, cost_board(results) + "\n"]
     parts += [f"![{name}]({name})\n" for name in pictures]
     return "\n".join(parts)
+
+
+COST_NOTE = ("s / epoch: the median wall time of a run's epochs, mean over runs; × KD: the geometric "
+             "mean over runs of that time divided by KD's on the same pair and seed (CE: KD's on "
+             "its student), on the hardware above; extra parameters: the method's own trainable "
+             "modules; teacher forwards / image: per training image seen (1 with a live teacher, "
+             "0 from a logits cache; - in results made before kdbench counted them).\n")
 
 
 def protocol(track: TrackSpec) -> str:

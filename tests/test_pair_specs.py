@@ -35,7 +35,8 @@ def runs(write_track, track: dict, budget: str, pm) -> list:
 def test_a_students_own_recipe_applies_to_its_runs_alone_at_every_budget(tiny_track, write_track, pm):
     track = paired(tiny_track)
     for budget, epochs in (("full", 3), ("smoke", 2)):
-        found = {(r.student_label, r.recipe.lr, r.recipe.epochs) for r in runs(write_track, track, budget, pm)}
+        found = {(r.student_label, r.recipe.lr, r.recipe.epochs)
+                 for r in runs(write_track, track, budget, pm)}
         assert {lr for label, lr, _ in found if label == "mlp-8"} <= {0.01}
         assert {lr for label, lr, _ in found if label == "mlp-16"} == {0.05}
         assert {e for *_, e in found} == {epochs}
