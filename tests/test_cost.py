@@ -14,6 +14,7 @@ from kdbench.cost import TeacherForwards, cost_board, method_costs, method_param
 from kdbench.data.embedded import load_digits
 from kdbench.data.normalization import ImageParams
 from kdbench.engine.train import fit
+from kdbench.leaderboard import budget_section
 from kdbench.methods.ce import CE, CEParams
 from kdbench.methods.eskd import ESKD, ESKDParams
 from kdbench.methods.kd import KD, KDParams
@@ -95,3 +96,9 @@ def test_tampered_history_entries_are_left_out(bad):
     history = [{**run.history[0], "seconds": bad, "teacher_images": bad}, run.history[1], "junk"]
     cost = method_costs([run.model_copy(update={"history": history})])[0]
     assert cost.seconds == 2.0 and cost.teacher_forwards == 1.0
+
+
+def test_every_budget_section_carries_the_cost_table():
+    results = [timed("kd", 0, [2.0], forwards=100), timed("ce", 0, [1.0], teacher=None, forwards=0)]
+    section = budget_section(results, None, "full")
+    assert "### Cost" in section and cost_board(results) in section
