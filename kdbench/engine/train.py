@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from kdbench.data.split import Split
+from kdbench.engine.distributed import Group, Replica
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import accuracy
 from kdbench.engine.optim import lr_at, make_optimizer, set_lr
@@ -76,11 +77,14 @@ def _start(checkpoint: Path | None, distiller: Distiller, optimizer: torch.optim
 def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
         device: torch.device, test: Split | None = None, checkpoint: Path | None = None,
         on_epoch: EpochCallback | None = None,
-        before_checkpoint: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        before_checkpoint: Callable[[int], None] | None = None,
+        group: Group | None = None) -> list[dict[str, Any]]:
     """Train ``distiller`` for ``recipe.epochs``; return the per-epoch history.
 
     ``before_checkpoint(epoch)`` runs after each epoch and before its checkpoint, to save what a
     resumed run could not make again (a teacher's snapshot of that epoch); ``on_epoch`` runs after.
+    With a ``group`` (torchrun), every rank trains on its shard of each batch under DDP and only
+    rank 0 saves checkpoints (see ``kdbench.engine.distributed``).
     """
     data = train.to(device)
     distiller.to(device)
@@ -89,6 +93,7 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
     optimizer = make_optimizer(distiller.trainable_parameters(), recipe)
     generator = torch.Generator().manual_seed(seed)
     start, history = _start(checkpoint, distiller, optimizer, generator, device)
+    step = distiller if group is None else Replica(distiller, group, device)
     for epoch in range(start, recipe.epochs):
         torch.manual_seed(seed * 100_003 + epoch)  # dropout and the like, repeatable on resume
         set_lr(optimizer, lr_at(recipe, epoch))
@@ -97,7 +102,7 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
         seen, began = 0, time.perf_counter()
         for batch in data.train_batches(recipe.batch_size, generator, recipe.augment,
                                         recipe.crop_padding):
-            terms = distiller(batch, epoch)
+            terms = step(batch, epoch)
             loss = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -121,7 +126,7 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
         history.append(entry)
         if before_checkpoint is not None:
             before_checkpoint(epoch)
-        if checkpoint is not None:
+        if checkpoint is not None and (group is None or group.main):
             _save(checkpoint, epoch, distiller, optimizer, generator, history)
         if on_epoch is not None:
             on_epoch(epoch, entry)

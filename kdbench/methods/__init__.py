@@ -27,7 +27,7 @@ def builtin_methods() -> list[MethodInfo]:
                    needs_labels=uses_ce, version="2"),
         MethodInfo("crd", "contrastive representation distillation (Tian et al. 2020): CE + "
                    "NCE against memory banks", crd.CRD, crd.CRDParams,
-                   needs_labels=uses_ce, version="2"),
+                   needs_labels=uses_ce, version="2", supports_ddp=False),
     ]
 
 
