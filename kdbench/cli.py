@@ -136,8 +136,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--plan", action="store_true",
                      help="print the jobs left to do (teachers to train, runs to make), what each "
                           "waits for and its epochs, and exit")
-    run.add_argument("--executor", default="local", metavar="NAME",
-                     help="where the jobs run: local, ray, slurm or any in `kdbench list executors`")
+    run.add_argument("--executor", metavar="NAME",
+                     help="where the jobs run: local, ray, slurm or any in `kdbench list executors` "
+                          "(default: the --executor-config file's, else local)")
+    run.add_argument("--executor-config", type=Path, metavar="FILE",
+                     help="a YAML file naming the executor and its options ({name: ray, options: "
+                          "{num_gpus: 1}}); --executor-opt adds to and overrides them (default: none)")
     run.add_argument("--executor-opt", action="append", default=[], metavar="KEY=VALUE",
                      help="an option of the executor, e.g. jobs=2, address=auto, partition=gpu "
                           "(`kdbench list executors` names them); repeatable (default: none)")
@@ -245,6 +249,7 @@ def _pm(args: argparse.Namespace) -> PluginManager:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from kdbench.api import prepare
+    from kdbench.execution.config import read_executor_config
     from kdbench.execution.executors import parse_options
     from kdbench.execution.sweep import sweep
     from kdbench.leaderboard import budget_section
@@ -253,6 +258,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.spec and not args.spec.is_file():
         raise KdbenchError(f"track file not found: {args.spec}")
     options = parse_options(args.executor_opt)
+    if args.executor_config is not None:
+        config = read_executor_config(args.executor_config, _pm(args))
+        if args.executor not in (None, config.name):
+            raise KdbenchError(f"--executor {args.executor}, but {args.executor_config} names "
+                               f"executor {config.name!r}: give one")
+        args.executor, options = config.name, {**config.options, **options}
+    args.executor = args.executor or "local"
     if args.jobs is not None:
         if args.jobs < 1:
             raise KdbenchError(f"--jobs {args.jobs}: give 1 or more worker processes")
