@@ -139,6 +139,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", metavar="NAME",
                      help="where the jobs run: local, ray, slurm or any in `kdbench list executors` "
                           "(default: the --executor-config file's, else local)")
+    run.add_argument("--nproc-per-node", type=int, metavar="N",
+                     help="train each run on N processes of this machine, one GPU each, with "
+                          "DistributedDataParallel: starts torchrun for you (default: 1, no torchrun)")
     run.add_argument("--executor-config", type=Path, metavar="FILE",
                      help="a YAML file naming the executor and its options ({name: ray, options: "
                           "{num_gpus: 1}}); --executor-opt adds to and overrides them (default: none)")
@@ -251,6 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kdbench.api import prepare
     from kdbench.execution.config import read_executor_config
     from kdbench.execution.executors import parse_options
+    from kdbench.execution.launch import torchrun
     from kdbench.execution.sweep import sweep
     from kdbench.leaderboard import budget_section
     from kdbench.progress import Progress
@@ -278,6 +282,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                        cache=args.cache_dir, data_dir=args.data_dir, device=args.device,
                        download=args.download, rerun=args.rerun, reuse_stale=args.reuse_stale,
                        log=args.log, log_dir=args.log_dir, strict_plugins=args.strict_plugins)
+    if args.nproc_per_node is not None and args.nproc_per_node != 1 and not args.plan:
+        if args.nproc_per_node < 1:
+            raise KdbenchError(f"--nproc-per-node {args.nproc_per_node}: give 1 or more processes")
+        return torchrun(args.nproc_per_node, args.argv, prepared.runs, _pm(args), args.executor,
+                        options, args.device)
     track, where = prepared.track, prepared.context.results / prepared.track.name / args.budget
     plan = prepared.plan()
     if args.plan:
@@ -564,6 +573,7 @@ COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "validate": cmd_
 def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     args = parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for --nproc-per-node to pass on
     if args.version:
         from kdbench import __version__
 

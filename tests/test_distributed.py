@@ -156,3 +156,32 @@ def test_two_gloo_processes_make_the_run_of_one_process(kd_track, tmp_path, monk
         for a, b in zip(one["history"], two["history"], strict=True):
             assert a["images"] == b["images"]
             assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+
+
+def test_nproc_per_node_is_dropped_from_what_torchrun_runs() -> None:
+    from kdbench.execution.launch import without_option
+
+    assert without_option(["run", "--nproc-per-node", "2", "--seeds", "0"]) == ["run", "--seeds", "0"]
+    assert without_option(["run", "--nproc-per-node=2"]) == ["run"]
+
+
+def test_nproc_per_node_checks_what_torchrun_cannot_run_before_starting_it(kd_track, tmp_path, capsys,
+                                                                           monkeypatch) -> None:
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "call", lambda *args, **kwargs: pytest.fail("torchrun started"))
+    code = main(["run", "--spec", str(kd_track), "--budget", "smoke", "--nproc-per-node", "2",
+                 "--set", "methods.1={name: crd}", "--results", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "method 'crd' (crd) under torchrun (WORLD_SIZE=2)" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_nproc_per_node_starts_torchrun_and_rank_0_alone_reports(kd_track, tmp_path, capfd) -> None:
+    code = main(["run", "--spec", str(kd_track), "--budget", "smoke", "--device", "cpu", "--nproc-per-node",
+                 "2", "--results", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")])
+    out, err = capfd.readouterr()
+    assert code == 0 and err.count("trained teacher mlp-64, seed 0 in") == 1, err
+    assert out.count("## Budget `smoke`") == 1 and err.count("[2/2] kd: mlp-64 -> mlp-16") == 1
+    assert len(list((tmp_path / "r" / "tiny" / "smoke").glob("*.json"))) == 2
