@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from kdbench import paths
+from kdbench.engine import distributed
 from kdbench.errors import KdbenchError, SpecError
+from kdbench.execution import ddp
 from kdbench.execution.context import Context
 from kdbench.execution.executors import Executor, choose
 from kdbench.execution.planner import Plan, plan
@@ -49,7 +51,8 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
             strict_plugins: bool = False) -> Sweep:
     """Load, override, validate and expand ``track`` (an installed track's name or a YAML file),
     choose its executor and check its data: every problem a user can fix is a ``KdbenchError``
-    here, before anything trains."""
+    here, before anything trains. Under torchrun, join the process group: each run trains on
+    every rank (DDP) and ranks other than 0 print nothing."""
     from kdbench.data.source import DataSource
     from kdbench.expand import expand
     from kdbench.loggers.group import LoggerGroup
@@ -60,7 +63,7 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     from kdbench.specfile import load_track_file
     from kdbench.trackpath import track_path
 
-    refuse_torchrun()
+    group = distributed.from_environ()
     parsed = parse_overrides(list(overrides))
     pm = get_plugin_manager(strict=True if strict_plugins else None)
     LoggerGroup.from_names(pm, log, Path(log_dir))
@@ -69,26 +72,23 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     runs = expand(spec, budget, pm, seeds=tuple(seeds) if seeds is not None else None,
                   source=str(path), root=root)
     chosen = choose(pm, executor, dict(executor_options or {}))
+    if group is not None:
+        ddp.check(group, executor, dict(executor_options or {}), runs, pm)
+        chosen, device, log = ddp.DistributedExecutor(group), distributed.device_for(group, device), \
+            log if group.main else ()
     resolve_device(device)
     context = Context(results=Path(results) if results is not None else results_dir(None),
                       cache=Path(cache) if cache is not None else paths.cache_dir(),
                       data_dir=Path(data_dir) if data_dir is not None else paths.data_dir(),
                       device=device, download=download, rerun=rerun, log=tuple(log),
-                      log_dir=Path(log_dir), strict_plugins=strict_plugins)
+                      log_dir=Path(log_dir), strict_plugins=strict_plugins, group=group)
     problems = data_problems(runs, DataSource(pm, context.data_dir, download=download))
     if problems:
         raise SpecError(str(path), problems)
+    if group is not None:
+        distributed.start(group, resolve_device(device))
+        ddp.quiet(group)
     return Sweep(spec, budget, path, runs, context, chosen, reuse_stale)
-
-
-def refuse_torchrun() -> None:
-    """One run on several GPUs (DDP under torchrun) is not built yet: say so rather than let
-    every rank run the sweep on its own."""
-    world = os.environ.get("WORLD_SIZE", "1")
-    if world.strip() not in ("", "1"):
-        raise KdbenchError(f"kdbench run under torchrun (WORLD_SIZE={world}): one run on several "
-                           "GPUs (DistributedDataParallel) is not supported yet; run several jobs "
-                           "at once with --jobs N (one GPU each) instead")
 
 
 def run(track: str | os.PathLike[str], budget: str = "full", *, seeds: Sequence[int] | None = None,

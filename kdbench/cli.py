@@ -136,8 +136,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--plan", action="store_true",
                      help="print the jobs left to do (teachers to train, runs to make), what each "
                           "waits for and its epochs, and exit")
-    run.add_argument("--executor", default="local", metavar="NAME",
-                     help="where the jobs run: local, ray, slurm or any in `kdbench list executors`")
+    run.add_argument("--executor", metavar="NAME",
+                     help="where the jobs run: local, ray, slurm or any in `kdbench list executors` "
+                          "(default: the --executor-config file's, else local)")
+    run.add_argument("--nproc-per-node", type=int, metavar="N",
+                     help="train each run on N processes of this machine, one GPU each, with "
+                          "DistributedDataParallel: starts torchrun for you (default: 1, no torchrun)")
+    run.add_argument("--executor-config", type=Path, metavar="FILE",
+                     help="a YAML file naming the executor and its options ({name: ray, options: "
+                          "{num_gpus: 1}}); --executor-opt adds to and overrides them (default: none)")
     run.add_argument("--executor-opt", action="append", default=[], metavar="KEY=VALUE",
                      help="an option of the executor, e.g. jobs=2, address=auto, partition=gpu "
                           "(`kdbench list executors` names them); repeatable (default: none)")
@@ -245,7 +252,9 @@ def _pm(args: argparse.Namespace) -> PluginManager:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from kdbench.api import prepare
+    from kdbench.execution.config import read_executor_config
     from kdbench.execution.executors import parse_options
+    from kdbench.execution.launch import torchrun
     from kdbench.execution.sweep import sweep
     from kdbench.leaderboard import budget_section
     from kdbench.progress import Progress
@@ -253,6 +262,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.spec and not args.spec.is_file():
         raise KdbenchError(f"track file not found: {args.spec}")
     options = parse_options(args.executor_opt)
+    if args.executor_config is not None:
+        config = read_executor_config(args.executor_config, _pm(args))
+        if args.executor not in (None, config.name):
+            raise KdbenchError(f"--executor {args.executor}, but {args.executor_config} names "
+                               f"executor {config.name!r}: give one")
+        args.executor, options = config.name, {**config.options, **options}
+    args.executor = args.executor or "local"
     if args.jobs is not None:
         if args.jobs < 1:
             raise KdbenchError(f"--jobs {args.jobs}: give 1 or more worker processes")
@@ -266,6 +282,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                        cache=args.cache_dir, data_dir=args.data_dir, device=args.device,
                        download=args.download, rerun=args.rerun, reuse_stale=args.reuse_stale,
                        log=args.log, log_dir=args.log_dir, strict_plugins=args.strict_plugins)
+    if args.nproc_per_node is not None and args.nproc_per_node != 1 and not args.plan:
+        if args.nproc_per_node < 1:
+            raise KdbenchError(f"--nproc-per-node {args.nproc_per_node}: give 1 or more processes")
+        return torchrun(args.nproc_per_node, args.argv, prepared.runs, _pm(args), args.executor,
+                        options, args.device)
     track, where = prepared.track, prepared.context.results / prepared.track.name / args.budget
     plan = prepared.plan()
     if args.plan:
@@ -552,6 +573,7 @@ COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "validate": cmd_
 def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     args = parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for --nproc-per-node to pass on
     if args.version:
         from kdbench import __version__
 

@@ -117,7 +117,7 @@ class _Run:
         bar = self.report.epochs(describe(spec), spec.recipe.epochs)
         with self.worker.loggers.student(spec, bar) as on_epoch:
             history = fit(distiller, train, spec.recipe, spec.seed, self.device, test=test,
-                          checkpoint=checkpoint, on_epoch=on_epoch)
+                          checkpoint=checkpoint, on_epoch=on_epoch, group=self.worker.context.group)
         train_s = time.perf_counter() - fit_began
         metrics = {name: self._metrics(student, teacher, name, split)
                    for name, split in (("test", test), ("train", train))}
@@ -143,7 +143,8 @@ class _Run:
         state = {name: tensor.detach().cpu().clone()
                  for name, tensor in distiller.student_state_dict().items()}
         data = safetensors.torch.save(state, metadata={"run_id": spec.run_id})
-        write_bytes_atomic(path, data)
+        if self.worker.context.writes:  # under torchrun, rank 0 alone
+            write_bytes_atomic(path, data)
         return hashlib.sha256(data).hexdigest()
 
     def _metrics(self, student: nn.Module, teacher: Teacher | None, name: str,

@@ -43,7 +43,9 @@ class MethodInfo:
     ``{"recipe": <student Recipe>}`` so a default can depend on the schedule (ESKD's stop epoch).
     ``needs_labels``: the method trains on labels, so it is refused on data with ``labels: false``;
     a function of the validated params where that depends on them (KD needs labels only when its
-    ``ce_weight`` is above 0).
+    ``ce_weight`` is above 0). ``supports_ddp``: false for a method with state that ranks would not
+    keep in agreement under torchrun (CRD's memory banks), or whose loss relates the examples of
+    a batch (SP, RKD, PKT, CC, DIST: each rank sees only its shard); such runs are refused before training.
     """
 
     name: str
@@ -53,6 +55,7 @@ class MethodInfo:
     needs_teacher: bool = True
     needs_labels: bool | Callable[[Any], bool] = False
     version: str | None = None
+    supports_ddp: bool = True
 
     def matches(self, name: str) -> bool:
         return name == self.name

@@ -199,11 +199,13 @@ def test_worker_processes_make_the_results_of_one_process(early, tmp_path, capsy
         assert json.loads(path.read_text())["metrics"] == result.metrics
 
 
-def test_torchrun_is_refused_in_one_line_until_ddp_exists(early, tmp_path, capsys, monkeypatch) -> None:
-    monkeypatch.setenv("WORLD_SIZE", "2")
+def test_world_size_without_torchrun_s_rendezvous_is_one_line(early, tmp_path, capsys, monkeypatch) -> None:
+    for name, value in {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
     code = main(["run", "--spec", str(early), "--budget", "smoke", "--results", str(tmp_path / "r")])
     err = capsys.readouterr().err
-    assert code == 2 and "WORLD_SIZE=2" in err and "--jobs N" in err and len(err.splitlines()) == 1
+    assert code == 2 and "WORLD_SIZE=2 but no MASTER_ADDR" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()
 
 

@@ -18,6 +18,7 @@ import torch
 
 from kdbench.cost import TeacherForwards
 from kdbench.data.split import Split
+from kdbench.engine.distributed import Group, Replica
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import accuracy
 from kdbench.engine.optim import lr_at, make_optimizer, set_lr
@@ -77,11 +78,14 @@ def _start(checkpoint: Path | None, distiller: Distiller, optimizer: torch.optim
 def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
         device: torch.device, test: Split | None = None, checkpoint: Path | None = None,
         on_epoch: EpochCallback | None = None,
-        before_checkpoint: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        before_checkpoint: Callable[[int], None] | None = None,
+        group: Group | None = None) -> list[dict[str, Any]]:
     """Train ``distiller`` for ``recipe.epochs``; return the per-epoch history.
 
     ``before_checkpoint(epoch)`` runs after each epoch and before its checkpoint, to save what a
     resumed run could not make again (a teacher's snapshot of that epoch); ``on_epoch`` runs after.
+    With a ``group`` (torchrun), every rank trains on its shard of each batch under DDP and only
+    rank 0 saves checkpoints (see ``kdbench.engine.distributed``).
     """
     data = train.to(device)
     distiller.to(device)
@@ -91,6 +95,7 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
     generator = torch.Generator().manual_seed(seed)
     start, history = _start(checkpoint, distiller, optimizer, generator, device)
     forwards = TeacherForwards(distiller.teacher)  # what each epoch actually ran the teacher on
+    step = distiller if group is None else Replica(distiller, group, device)
     for epoch in range(start, recipe.epochs):
         torch.manual_seed(seed * 100_003 + epoch)  # dropout and the like, repeatable on resume
         set_lr(optimizer, lr_at(recipe, epoch))
@@ -99,7 +104,7 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
         seen, began = 0, time.perf_counter()
         for batch in data.train_batches(recipe.batch_size, generator, recipe.augment,
                                         recipe.crop_padding):
-            terms = distiller(batch, epoch)
+            terms = step(batch, epoch)
             loss = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -123,7 +128,7 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
         history.append(entry)
         if before_checkpoint is not None:
             before_checkpoint(epoch)
-        if checkpoint is not None:
+        if checkpoint is not None and (group is None or group.main):
             _save(checkpoint, epoch, distiller, optimizer, generator, history)
         if on_epoch is not None:
             on_epoch(epoch, entry)

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from kdbench.data.source import DataSource
+from kdbench.engine.distributed import Group
 from kdbench.loggers.group import LoggerGroup
 from kdbench.plugins import PluginManager, get_plugin_manager
 from kdbench.results import ResultStore
@@ -20,7 +21,7 @@ from kdbench.teachers import TeacherCache
 @dataclass(frozen=True)
 class Context:
     """The settings of a sweep that any process (a spawned worker, a Ray task, a SLURM job) needs
-    to run one of its jobs: shared folders, device, loggers."""
+    to run one of its jobs: shared folders, device, loggers; under torchrun, this rank's ``group``."""
 
     results: Path
     cache: Path
@@ -31,6 +32,12 @@ class Context:
     log: tuple[str, ...] = ()
     log_dir: Path = Path("runs")
     strict_plugins: bool = False
+    group: Group | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes what it makes: always, but for ranks other than 0."""
+        return self.group is None or self.group.main
 
 
 @dataclass

@@ -6,12 +6,13 @@ from __future__ import annotations
 from kdbench.errors import KdbenchError
 from kdbench.execution.context import Context, worker
 from kdbench.execution.events import Reporter
-from kdbench.execution.jobs import Job, Outcome, TeacherJob
+from kdbench.execution.jobs import Job, Outcome, RunJob, TeacherJob
 from kdbench.execution.locks import held
 from kdbench.execution.planner import finished, modified
 from kdbench.execution.teacher import train_member
 from kdbench.fileio import remove
 from kdbench.plugins import one_line
+from kdbench.results import RunResult
 from kdbench.runner import checkpoint_path, run
 
 
@@ -27,22 +28,34 @@ def execute(job: Job, context: Context, report: Reporter, wait: bool = True) -> 
         except Exception as error:  # a diverged teacher: each of its runs fails, saying why
             return Outcome(job.key, reason=one_line(error))
         return None if seconds is None else Outcome(job.key, trained_s=seconds, elsewhere=seconds == 0)
-    spec = job.spec
-    with held(context.cache, "run", spec.run_id, wait) as mine:
+    with held(context.cache, "run", job.spec.run_id, wait) as mine:
         if not mine:
             return None
-        written = modified(tools.store.path(spec))
-        done = None if context.rerun or written == job.seen else finished(tools.store, spec)
+        done = made_elsewhere(job, context)
         if done is not None:
             return Outcome(job.key, done, elsewhere=True)
-        if job.older:
-            report.say(f"running {job.describe()} again: its result was made by other code "
-                       f"({job.older}); --reuse-stale keeps it")
-        result = run(spec, tools, report)
-        tools.store.write(result)
-        if result.ok:  # only now: the student and the result are on disk
-            remove(checkpoint_path(context.cache, spec))
-        return Outcome(job.key, result)
+        return make(job, context, report)
+
+
+def made_elsewhere(job: RunJob, context: Context) -> RunResult | None:
+    """The result of ``job`` that another runner wrote since it was planned, if any (call it
+    holding the run's lock)."""
+    store = worker(context).store
+    written = modified(store.path(job.spec))
+    return None if context.rerun or written == job.seen else finished(store, job.spec)
+
+
+def make(job: RunJob, context: Context, report: Reporter) -> Outcome:
+    """Make the run of ``job`` and write its result (call it holding the run's lock)."""
+    tools = worker(context)
+    if job.older:
+        report.say(f"running {job.describe()} again: its result was made by other code "
+                   f"({job.older}); --reuse-stale keeps it")
+    result = run(job.spec, tools, report)
+    tools.store.write(result)
+    if result.ok:  # only now: the student and the result are on disk
+        remove(checkpoint_path(context.cache, job.spec))
+    return Outcome(job.key, result)
 
 
 def execute_remote(job: Job, context: Context, report: Reporter) -> Outcome:

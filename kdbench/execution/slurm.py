@@ -1,36 +1,31 @@
 """The ``slurm`` executor, through submitit: one SLURM job per kdbench job. On SLURM, every job is
 queued at once, a run with ``afterok`` dependencies on its teachers' jobs; submitit's local and
 debug clusters have no dependencies, so there the teachers run first, then the runs. Results and
-cache must be on a file system every node sees."""
+cache must be on a file system every node sees. Each job appends its epochs to a file under
+``<folder>/events/`` (the submitit folder, which every node sees), which the driver tails into its
+live view."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from kdbench.engine.train import EpochCallback
 from kdbench.errors import KdbenchError
 from kdbench.execution.context import Context
+from kdbench.execution.eventfile import FileReporter, Tail
 from kdbench.execution.events import View
 from kdbench.execution.execute import execute_remote
 from kdbench.execution.executors import SlurmParams
 from kdbench.execution.jobs import Job, Outcome, TeacherJob
 
 
-class Silent:
-    """Reports of a job on another node, which cannot reach the driver: none (the driver shows a
-    line per finished job, and submitit keeps each job's output in its folder)."""
-
-    def epochs(self, description: str, total: int) -> EpochCallback:
-        return lambda epoch, entry: None
-
-    def say(self, line: str) -> None:
-        print(line, flush=True)
-
-
-def run_job(job: Job, context: Context) -> Outcome:
-    return execute_remote(job, context, Silent())
+def run_job(job: Job, context: Context, events: Path) -> Outcome:
+    """One job in a SLURM job; its epoch bars go to its events file in ``events``."""
+    return execute_remote(job, context, FileReporter(events, job.key))
 
 
 class SlurmExecutor:
@@ -50,27 +45,40 @@ class SlurmExecutor:
         return executor
 
     def run(self, jobs: list[Job], context: Context, view: View) -> Iterator[Outcome]:
+        events = Path(self.params.folder) / "events" / f"{os.getpid()}-{time.time_ns()}"
+        events.mkdir(parents=True, exist_ok=True)
+        try:
+            tail = Tail(events)
+            yield from self.submit(jobs, context, events, lambda: tail.poll(view.apply))
+        finally:
+            shutil.rmtree(events, ignore_errors=True)
+
+    def submit(self, jobs: list[Job], context: Context, events: Path,
+               poll: Callable[[], None]) -> Iterator[Outcome]:
         executor = self.executor()
         teachers = [job for job in jobs if isinstance(job, TeacherJob)]
         runs = [job for job in jobs if not isinstance(job, TeacherJob)]
-        submitted = {job.key: executor.submit(run_job, job, context) for job in teachers}
+        submitted = {job.key: executor.submit(run_job, job, context, events) for job in teachers}
         if executor.cluster != "slurm":
-            yield from finish(list(submitted.values()))
-            yield from finish([executor.submit(run_job, job, context) for job in runs])
+            yield from finish(list(submitted.values()), poll)
+            yield from finish([executor.submit(run_job, job, context, events) for job in runs], poll)
             return
         pending = list(submitted.values())
         for job in runs:
             after = ":".join(submitted[key].job_id for key in job.needs)
             executor.update_parameters(slurm_additional_parameters={"dependency": f"afterok:{after}"}
                                        if after else {})
-            pending.append(executor.submit(run_job, job, context))
-        yield from finish(pending)
+            pending.append(executor.submit(run_job, job, context, events))
+        yield from finish(pending, poll)
 
 
-def finish(pending: list[Any]) -> Iterator[Outcome]:
-    """The outcomes of submitted jobs, each as soon as it is done."""
+def finish(pending: list[Any], poll: Callable[[], None]) -> Iterator[Outcome]:
+    """The outcomes of submitted jobs, each as soon as it is done; ``poll`` shows their
+    progress meanwhile."""
     while pending:
+        poll()
         for job in [job for job in pending if job.done()]:
+            poll()  # its last epochs before its result
             pending.remove(job)
             try:
                 yield job.result()

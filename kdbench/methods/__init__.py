@@ -52,16 +52,16 @@ def builtin_methods() -> list[MethodInfo]:
                    needs_labels=uses_ce, version="2"),
         MethodInfo("crd", "contrastive representation distillation (Tian et al. 2020): CE + "
                    "NCE against memory banks", crd.CRD, crd.CRDParams,
-                   needs_labels=uses_ce, version="2"),
+                   needs_labels=uses_ce, version="2", supports_ddp=False),
         MethodInfo("at", "attention transfer (Zagoruyko & Komodakis 2017): CE + distance of the "
                    "stages' spatial attention maps", at.AT, at.ATParams, needs_labels=uses_ce),
         MethodInfo("sp", "similarity-preserving KD (Tung & Mori 2019): CE + distance of the batch's "
-                   "similarity matrices", sp.SP, sp.SPParams, needs_labels=uses_ce),
+                   "similarity matrices", sp.SP, sp.SPParams, needs_labels=uses_ce, supports_ddp=False),
         MethodInfo("rkd", "relational KD (Park et al. 2019): CE + distance and angle relations of "
-                   "the penultimate features", rkd.RKD, rkd.RKDParams, needs_labels=uses_ce),
+                   "the penultimate features", rkd.RKD, rkd.RKDParams, needs_labels=uses_ce, supports_ddp=False),
         MethodInfo("pkt", "probabilistic knowledge transfer (Passalis & Tefas 2018): CE + KL of the "
                    "features' cosine-similarity distributions", pkt.PKT, pkt.PKTParams,
-                   needs_labels=uses_ce),
+                   needs_labels=uses_ce, supports_ddp=False),
         MethodInfo("vid", "variational information distillation (Ahn et al. 2019): CE + Gaussian "
                    "NLL of the teacher's maps given the student's", vid.VID, vid.VIDParams,
                    needs_labels=uses_ce),
@@ -69,7 +69,7 @@ def builtin_methods() -> list[MethodInfo]:
                    "MMD of the stages' channels", nst.NST, nst.NSTParams, needs_labels=uses_ce),
         MethodInfo("cc", "correlation congruence (Peng et al. 2019): CE + correlation of the "
                    "embedded penultimate features' differences", cc.CC, cc.CCParams,
-                   needs_labels=uses_ce),
+                   needs_labels=uses_ce, supports_ddp=False),
         MethodInfo("ft", "factor transfer (Kim et al. 2018): CE + distance of the student's translated "
                    "and the teacher's paraphrased last map, the paraphraser trained first", ft.FT,
                    ft.FTParams, needs_labels=uses_ce),

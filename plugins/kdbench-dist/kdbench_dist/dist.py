@@ -65,4 +65,5 @@ def uses_ce(params: DISTParams) -> bool:
 @hookimpl
 def kdbench_methods() -> list[MethodInfo]:
     return [MethodInfo("dist", "DIST (Huang et al. 2022): CE + Pearson-correlation match of the "
-                       "predictions per example and per class", DIST, DISTParams, needs_labels=uses_ce)]
+                       "predictions per example and per class", DIST, DISTParams, needs_labels=uses_ce,
+                       supports_ddp=False)]
