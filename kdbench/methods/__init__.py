@@ -58,7 +58,8 @@ def builtin_methods() -> list[MethodInfo]:
         MethodInfo("sp", "similarity-preserving KD (Tung & Mori 2019): CE + distance of the batch's "
                    "similarity matrices", sp.SP, sp.SPParams, needs_labels=uses_ce, supports_ddp=False),
         MethodInfo("rkd", "relational KD (Park et al. 2019): CE + distance and angle relations of "
-                   "the penultimate features", rkd.RKD, rkd.RKDParams, needs_labels=uses_ce, supports_ddp=False),
+                   "the penultimate features", rkd.RKD, rkd.RKDParams, needs_labels=uses_ce,
+                   supports_ddp=False),
         MethodInfo("pkt", "probabilistic knowledge transfer (Passalis & Tefas 2018): CE + KL of the "
                    "features' cosine-similarity distributions", pkt.PKT, pkt.PKTParams,
                    needs_labels=uses_ce, supports_ddp=False),
