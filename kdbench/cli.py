@@ -279,6 +279,13 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{where}", file=sys.stderr)
     with Progress(len(prepared.runs)) as progress:
         results = sweep(plan, prepared.context, prepared.executor, progress)
+    if track.probes:
+        from kdbench.probes.board import with_probes
+        from kdbench.probes.measure import probe_sweep
+
+        probe_sweep(track, prepared.runs, results, prepared.context,
+                    say=lambda line: print(line, file=sys.stderr))
+        results, _ = with_probes(prepared.context.results, track, results, _pm(args))
     stale = {result.run_id for result in plan.stale.values()}
     print(budget_section([r for r in results if r.run_id not in stale], track, args.budget,
                          stale=len(stale), other_code=len(stale)))

@@ -17,19 +17,21 @@ from kdbench.probes.transforms import to_inputs, to_pixels
 from kdbench.types import Params
 
 UNITS = {"student": "%", "teacher": "%"}
+PGD_STEPS = 5
 
 
 class AdversarialParams(Params):
     attack: Literal["fgsm", "pgd"] = Field("pgd", description="fgsm: one step of size eps; pgd: "
                                            "steps of step_size, projected onto the eps ball")
     eps: float = Field(0.1, gt=0, le=1, description="the L-inf radius, in pixels on the 0-1 scale")
-    steps: int = Field(5, ge=1, le=1000, description="pgd: gradient steps (Ojha et al.: 5)")
+    steps: int | None = Field(None, ge=1, le=1000, description="pgd: gradient steps (default: 5, "
+                              "as Ojha et al.)")
     step_size: float | None = Field(None, gt=0, le=1, description="pgd: each step's size "
                                     "(default: 2.5 * eps / steps, as Madry et al.)")
 
     @model_validator(mode="after")
     def _fgsm_takes_one_step(self) -> AdversarialParams:
-        if self.attack == "fgsm" and ("steps" in self.model_fields_set or self.step_size is not None):
+        if self.attack == "fgsm" and (self.steps is not None or self.step_size is not None):
             raise ValueError("fgsm takes one step of size eps; steps and step_size are pgd's")
         return self
 
@@ -38,8 +40,8 @@ def attack(model: nn.Module, pixels: Tensor, labels: Tensor, params: Adversarial
            mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
     """Pixels in [0, 1] within ``eps`` (L-inf) of ``pixels`` that raise ``model``'s cross-entropy
     on ``labels``: one signed-gradient step (fgsm) or ``steps`` of them, each projected (pgd)."""
-    steps, size = (1, params.eps) if params.attack == "fgsm" else \
-        (params.steps, params.step_size or 2.5 * params.eps / params.steps)
+    steps = 1 if params.attack == "fgsm" else params.steps or PGD_STEPS
+    size = params.eps if params.attack == "fgsm" else params.step_size or 2.5 * params.eps / steps
     adversarial = pixels.clone()
     for _ in range(steps):
         adversarial.requires_grad_(True)
