@@ -69,36 +69,44 @@ def value_names(track: TrackSpec, rows: list[Entry]) -> list[str]:
 
 
 def property_board(rows: list[Entry], names: list[str]) -> str:
-    """Each cell's test probe values, mean ± std over seeds, and each ``student`` value's
+    """One probe's test values per cell, mean ± std over seeds, and its ``student`` value's
     difference to the ce student, paired by seed."""
     from kdbench.leaderboard import _delta, fmt
 
+    student = next((name for name in names if name.endswith(".student")), None)
     table = []
-    students = [name for name in names if name.endswith(".student")]
     for row in rows:
         base = baseline_of(row, rows)
-        deltas = [_delta(difference(row.values("test", name), base.values("test", name)))
-                  if base is not None and base is not row else "-" for name in students]
+        delta = "-"
+        if student is not None and base is not None and base is not row:
+            delta = _delta(difference(row.values("test", student), base.values("test", student)))
         table.append([row.student, row.teacher or "-", row.method,
-                      *(fmt(row.stat("test", name)) for name in names), *deltas, len(row.runs)])
-    headers = ["student", "teacher", "method", *names, *(f"{name} Δ vs CE (95% CI)" for name in students),
-               "n"]
+                      *(fmt(row.stat("test", name)) for name in names),
+                      *([delta] if student else []), len(row.runs)])
+    headers = ["student", "teacher", "method", *(name.split(".", 1)[1] for name in names),
+               *(["student Δ vs CE (95% CI)"] if student else []), "n"]
     return tabulate(table, headers=headers, tablefmt="github", disable_numparse=True)
 
 
 def property_section(rows: list[Entry], track: TrackSpec | None) -> list[str]:
-    """The "Properties" part of a budget's board, when the track has probes and values exist."""
+    """The "Properties" part of a budget's board, a table per probe, when the track has probes."""
     if track is None or not track.probes:
         return []
     names = value_names(track, rows)
     if not names:
         return ["### Properties\n", "No probe values yet: `kdbench run` computes them once every run "
                 "of a seed exists.\n"]
-    text = ("Probe values on the test split (Ojha et al. 2023), mean ± std over seeds: `<probe>.student` "
-            "is the row's student; a row without a teacher is the independent student, probed against "
-            "the teacher its student is paired with; `<probe>.teacher` is that teacher. See `kdbench show "
-            "probe NAME` for each value's meaning and unit.\n")
-    return ["### Properties\n", text, property_board(rows, names) + "\n"]
+    parts = ["### Properties\n",
+             "Probe values on the test split (Ojha et al. 2023), mean ± std over seeds. `student` is the "
+             "row's student (a row without a teacher is the independent student, probed against the "
+             "teacher its student is paired with) and `teacher` that teacher; `kdbench show probe NAME` "
+             "says what each value means and its unit.\n"]
+    for probe in track.probes:
+        label = track.probe_label(probe)
+        mine = [name for name in names if name.split(".", 1)[0] == label]
+        if mine:
+            parts += [f"**{label}** ({probe.signature()})\n", property_board(rows, mine) + "\n"]
+    return parts
 
 
 def property_plot(rows: list[Entry], track: TrackSpec | None, title: str) -> bytes | None:
