@@ -110,3 +110,12 @@ def test_track_probes_are_validated_in_one_line_each(probed_track, write_track, 
     assert main(["validate", str(write_track(probed_track))]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_schema_spells_out_probe_params(capsys) -> None:
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    invariance = schema["$defs"]["Probe_invariance"]
+    assert invariance["properties"]["name"]["const"] == "invariance"
+    assert "InvarianceParams" in json.dumps(invariance["properties"]["params"])
+    assert "transform" in schema["$defs"]["InvarianceParams"]["properties"]
