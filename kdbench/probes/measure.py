@@ -13,6 +13,7 @@ from torch import nn
 from kdbench.data.split import Split
 from kdbench.errors import KdbenchError
 from kdbench.execution.context import Context, Worker, worker
+from kdbench.messages import one_line
 from kdbench.plugins import PluginManager
 from kdbench.probes.plan import Partners, ProbeSpec, partners, resolve_probes
 from kdbench.probes.store import ProbeRecord, ProbeStore
@@ -86,8 +87,10 @@ def probe_sweep(track: TrackSpec, runs: list[RunSpec], results: list[RunResult],
             continue
         try:
             record = _probe(tools, probes, spec, partner, done, results_store)
-        except Mismatch as error:
-            say(f"kdbench: run {spec.run_id} is not probed: {error}")
+        except Exception as error:  # noqa: BLE001 - a probe that fails costs its values, not the sweep
+            why = str(error) if isinstance(error, (Mismatch, KdbenchError)) else \
+                f"{type(error).__name__}: {one_line(error)}"
+            say(f"kdbench: run {spec.run_id} is not probed: {why}")
             continue
         store.write(record, spec)
         records[spec.run_id] = record

@@ -119,3 +119,17 @@ def test_schema_spells_out_probe_params(capsys) -> None:
     assert invariance["properties"]["name"]["const"] == "invariance"
     assert "InvarianceParams" in json.dumps(invariance["properties"]["params"])
     assert "transform" in schema["$defs"]["InvarianceParams"]["properties"]
+
+
+def test_a_probe_that_fails_costs_its_values_not_the_sweep(probed_track, write_track, tmp_path: Path,
+                                                            capsys) -> None:
+    # colouring 1-channel digits gives 3-channel images, which the digits' MLPs cannot take
+    probed_track["probes"] = [{"name": "invariance", "params": {"transform": "colour"}}]
+    probed_track["contrasts"] = []
+    probed_track["budgets"]["smoke"]["seeds"] = [0]
+    results = tmp_path / "r"
+    assert main(["run", "--spec", str(write_track(probed_track)), "--budget", "smoke", "--results",
+                 str(results)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("is not probed: RuntimeError: ") == 2 and "Traceback" not in err
+    assert not records(results)
