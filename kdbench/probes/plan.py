@@ -17,7 +17,7 @@ from pydantic import Field
 from kdbench.plugins import PluginManager
 from kdbench.resolve import Resolver
 from kdbench.specfile import where
-from kdbench.specs import SPLITS, RunSpec, Strict, TeacherSpec, TrackSpec, probe_metric
+from kdbench.specs import RunSpec, Strict, TeacherSpec, TrackSpec, probe_metric
 from kdbench.versions import code_version
 
 BASELINE = "ce"
@@ -106,8 +106,3 @@ def partners(runs: list[RunSpec]) -> dict[str, Partners]:
         found[spec.run_id] = Partners(teacher[0], teacher[1], reference)
     return found
 
-
-def probe_keys(specs: list[ProbeSpec], units: dict[str, dict[str, str]]) -> dict[str, list[str]]:
-    """Split -> the ``<label>.<value>`` names its probes report."""
-    return {split: [f"{spec.label}.{name}" for spec in specs if split in spec.splits
-                    for name in units[spec.label]] for split in SPLITS}
