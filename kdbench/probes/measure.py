@@ -100,6 +100,8 @@ def probe_sweep(track: TrackSpec, runs: list[RunSpec], results: list[RunResult],
 
 def _probe(tools: Worker, probes: list[ProbeSpec], spec: RunSpec, partner: Partners,
            done: dict[str, RunResult], store: ResultStore) -> ProbeRecord:
+    """The record of ``spec``'s run: its student, reference and teacher loaded (weights checked
+    against their digests) and probed."""
     splits = {"test": tools.data.evaluation(spec.dataset, spec.test_limit),
               "train": tools.data.training(spec.distill_data, spec.dataset, spec.train_limit)}
     student = load_student(tools.pm, done[spec.run_id], _weights(store, spec), splits["test"])
@@ -115,4 +117,5 @@ def _probe(tools: Worker, probes: list[ProbeSpec], spec: RunSpec, partner: Partn
 
 
 def _weights(store: ResultStore, spec: RunSpec) -> Path:
+    """The kept student of ``spec``'s run, beside its result file."""
     return store.path(spec).with_suffix(".safetensors")
