@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from kdbench.data.colour import ColourParams, coloured_mnist, load_mnist_5k_colour
 from kdbench.data.embedded import load_mnist_5k
 from kdbench.data.normalization import STANDARD
-from kdbench.testing import check_dataset
 
 
 def coloured(images: torch.Tensor) -> torch.Tensor:
@@ -37,6 +34,3 @@ def test_the_chosen_share_is_coloured_the_same_way_every_time() -> None:
     every, _ = coloured_mnist(1.0, 7)
     assert bool(coloured(torch.from_numpy(every)).all())
 
-
-def test_keeps_the_dataset_contract(tmp_path: Path) -> None:
-    check_dataset("mnist-5k-color", {"fraction": 0.3}, root=tmp_path)
