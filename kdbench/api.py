@@ -100,11 +100,14 @@ def run(track: str | os.PathLike[str], budget: str = "full", *, seeds: Sequence[
     strings), ``rerun`` and the others of ``prepare`` are passed on. ``progress``: show live bars
     (default: when stderr is a terminal)."""
     from kdbench.execution.sweep import sweep
+    from kdbench.probes.measure import probe_sweep
     from kdbench.progress import Progress
 
     prepared = prepare(track, budget, seeds=seeds, executor=executor, results=results, **options)
     with Progress(len(prepared.runs), live=progress) as shown:
-        return sweep(prepared.plan(), prepared.context, prepared.executor, shown)
+        finished = sweep(prepared.plan(), prepared.context, prepared.executor, shown)
+    probe_sweep(prepared.track, prepared.runs, finished, prepared.context, say=log.info)
+    return finished
 
 
 def results_dir(given: str | os.PathLike[str] | None) -> Path:

@@ -15,7 +15,8 @@ from kdbench.execution.executors import builtin_executors
 from kdbench.loggers import builtin_loggers
 from kdbench.methods import builtin_methods
 from kdbench.models import builtin_models
-from kdbench.types import DatasetInfo, ExecutorInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
+from kdbench.probes import builtin_probes
+from kdbench.types import DatasetInfo, ExecutorInfo, LoggerInfo, MethodInfo, ModelInfo, ProbeInfo, TrackInfo
 
 # The plugin API these built-ins were written for (``kdbench.plugin.API_VERSION``'s major).
 KDBENCH_API = "1"
@@ -26,7 +27,7 @@ TRACKS_DIR = Path(__file__).parent / "tracks"
 # own: results stay valid across kdbench releases until the built-in's own version is bumped.
 BUILTIN_VERSION = "1"
 
-Info = TypeVar("Info", MethodInfo, ModelInfo, DatasetInfo)
+Info = TypeVar("Info", MethodInfo, ModelInfo, DatasetInfo, ProbeInfo)
 
 
 def versioned(infos: list[Info]) -> list[Info]:
@@ -66,3 +67,8 @@ def kdbench_loggers() -> list[LoggerInfo]:
 @hookimpl
 def kdbench_executors() -> list[ExecutorInfo]:
     return builtin_executors()
+
+
+@hookimpl
+def kdbench_probes() -> list[ProbeInfo]:
+    return versioned(builtin_probes())

@@ -152,16 +152,18 @@ def parser() -> argparse.ArgumentParser:
                      help="worker processes of the local executor (spawned; CPU threads split "
                           "between them, one GPU each) (default: 1, in this process)")
 
-    ls = sub.add_parser("list", help="list installed methods, models, datasets, tracks or loggers")
+    ls = sub.add_parser("list", help="list installed methods, models, datasets, tracks, loggers, "
+                        "executors or probes")
     ls.add_argument("kind", nargs="?",
-                    choices=["methods", "models", "datasets", "tracks", "loggers", "executors"],
-                    help="what to list (default: all six)")
+                    choices=["methods", "models", "datasets", "tracks", "loggers", "executors", "probes"],
+                    help="what to list (default: all seven)")
 
     show = sub.add_parser("show", help="print a track resolved per budget, or a model's feature taps",
                           description="`kdbench show TRACK` prints the track as set and, per budget, "
                           "as resolved (valid YAML); `kdbench show model NAME` prints the model's "
                           "feature taps, each with its module and feature shape.")
-    show.add_argument("track", metavar="TRACK", help="track name or YAML file, or the word `model`")
+    show.add_argument("track", metavar="TRACK", help="track name or YAML file, or the word `model` "
+                      "or `probe`")
     show.add_argument("name", nargs="?", metavar="NAME",
                       help="after `model`: the model, e.g. lenet5, wrn-16-2, torchvision/resnet18")
     show.add_argument("--set", action="append", dest="overrides", metavar="PATH=VALUE",
@@ -298,6 +300,13 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{where}", file=sys.stderr)
     with Progress(len(prepared.runs)) as progress:
         results = sweep(plan, prepared.context, prepared.executor, progress)
+    if track.probes:
+        from kdbench.probes.board import with_probes
+        from kdbench.probes.measure import probe_sweep
+
+        probe_sweep(track, prepared.runs, results, prepared.context,
+                    say=lambda line: print(line, file=sys.stderr))
+        results, _ = with_probes(prepared.context.results, track, results, _pm(args))
     stale = {result.run_id for result in plan.stale.values()}
     print(budget_section([r for r in results if r.run_id not in stale], track, args.budget,
                          stale=len(stale), other_code=len(stale)))
@@ -345,6 +354,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.overrides)
     if args.track == "model":
         return show_model(args, overrides)
+    if args.track == "probe":
+        from kdbench.probes.describe import probe_view
+
+        if not args.name:
+            raise KdbenchError("kdbench show probe: give the probe's name (`kdbench list probes`)")
+        print(probe_view(_pm(args).probes.find(args.name)), end="")
+        return 0
     if args.name is not None:
         raise KdbenchError(f"kdbench show takes one track, not {args.track!r} and {args.name!r}; "
                            f"for a model's taps: kdbench show model {args.name}")

@@ -78,7 +78,7 @@ def _partner(a: Entry, b: CellSelector, row: Entry) -> bool:
 
 
 def _differences(contrast: Contrast, rows: list[Entry]) -> list[Comparison]:
-    split, metric = contrast.metric.split(".")
+    split, metric = contrast.metric.split(".", 1)  # a probe's value: test.<label>.<value>
     first, second = contrast.a, contrast.b
     if first is None or second is None:  # not a difference (the spec's validation refuses it)
         return []
@@ -94,7 +94,7 @@ def _x(row: Entry, seed: int, over: str) -> float | None:
 
 
 def _trends(contrast: Contrast, rows: list[Entry]) -> list[Comparison]:
-    split, metric = contrast.metric.split(".")
+    split, metric = contrast.metric.split(".", 1)  # a probe's value: test.<label>.<value>
     over = contrast.over
     if over is None:  # not a trend (the spec's validation refuses it)
         return []

@@ -9,6 +9,7 @@ import yaml
 
 from kdbench.errors import KdbenchError
 from kdbench.plugins import PluginManager
+from kdbench.probes.plan import resolve_probes
 from kdbench.resolve import Resolver, known, unlabelled
 from kdbench.specfile import where
 from kdbench.specs import DataRef, Ref, RunSpec, StudentEntry, TeacherEntry, TeacherSpec, TrackSpec
@@ -72,6 +73,9 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                 check.taps(pm, variant, loc, met)
             variants[(override.teacher, override.student)] = variant
         methods.append((ref, resolved, needs_teacher, variants))
+    resolve_probes(track, pm, check, {
+        "student": {label: (model, 1) for label, model in students.items()},
+        "teacher": {label: (model, ensembles[label]) for label, model in teachers.items()}})
     if track.teachers and track.teacher_data and not track.teacher_data.labels:
         check.problems.append(f"{where(('teacher_data', 'labels'), check.root)}: teachers train on "
                               "labels; with labels: false they would learn nothing")

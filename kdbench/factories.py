@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
     from kdbench.data.split import Split
@@ -43,3 +44,13 @@ class LoggerFactory(Protocol):
     """``factory(params, run)``: a ``Logger`` for one trained network."""
 
     def __call__(self, params: Any, run: LoggedRun, /) -> Logger: ...
+
+
+class ProbeFactory(Protocol):
+    """``factory(student, teacher, reference, split, params, device=, generator=)``: the probe's
+    named numbers on ``split``; ``reference`` is a student of the same architecture trained without
+    the teacher (None unless the probe's ``needs_reference``)."""
+
+    def __call__(self, student: nn.Module, teacher: nn.Module, reference: nn.Module | None,
+                 split: Split, params: Any, /, *, device: torch.device,
+                 generator: torch.Generator) -> dict[str, float | None]: ...

@@ -16,7 +16,15 @@ from collections.abc import Iterable
 
 import pluggy
 
-from kdbench.types import DatasetInfo, ExecutorInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
+from kdbench.types import (
+    DatasetInfo,
+    ExecutorInfo,
+    LoggerInfo,
+    MethodInfo,
+    ModelInfo,
+    ProbeInfo,
+    TrackInfo,
+)
 
 hookspec = pluggy.HookspecMarker("kdbench")
 
@@ -99,4 +107,20 @@ def kdbench_executors() -> Iterable[ExecutorInfo]:
         def kdbench_executors():
             yield ExecutorInfo(name="dask", summary="a Dask cluster", factory=DaskExecutor,
                                Params=DaskParams, check=require_dask)
+    """
+
+
+@hookspec
+def kdbench_probes() -> Iterable[ProbeInfo]:
+    """Return the property probes this plugin provides (a track's ``probes``).
+
+    The factory is called after training as ``factory(student, teacher, reference, split, params,
+    device=, generator=)`` and returns the probe's named numbers.
+
+    Example::
+
+        @hookimpl  # from kdbench.plugin
+        def kdbench_probes():
+            yield ProbeInfo(name="shape-bias", summary="shape over texture decisions",
+                            factory=shape_bias, units={"student": "%", "teacher": "%"})
     """

@@ -25,6 +25,7 @@ from kdbench.headlines import headline, most_faithful
 from kdbench.machine import hardware_label
 from kdbench.plots import capacity_plot, fidelity_plot
 from kdbench.plugins import PluginManager
+from kdbench.probes.board import property_plot, property_section, with_probes
 from kdbench.results import ResultStore, RunResult, protocol_id
 from kdbench.specs import BUDGETS, MethodRef, Ref, StudentEntry, TrackSpec, patched
 from kdbench.stats import WELCH, Estimate, difference
@@ -96,12 +97,14 @@ def reference_board(track: TrackSpec) -> str:
                                     "note"], tablefmt="github")
 
 
-def plots(results: list[RunResult], track_name: str, budget: str) -> dict[str, bytes]:
+def plots(results: list[RunResult], track_name: str, budget: str,
+          track: TrackSpec | None = None) -> dict[str, bytes]:
     """The PNG files of one budget of one track, by file name."""
     rows = entries(results)
     title = f"{track_name}, budget {budget}"
     pictures = {f"{track_name}.{budget}.capacity.png": capacity_plot(rows, title),
-                f"{track_name}.{budget}.fidelity.png": fidelity_plot(rows, title)}
+                f"{track_name}.{budget}.fidelity.png": fidelity_plot(rows, title),
+                f"{track_name}.{budget}.properties.png": property_plot(_order(rows, track), track, title)}
     return {name: png for name, png in pictures.items() if png is not None}
 
 
@@ -163,6 +166,7 @@ def budget_section(results: list[RunResult], track: TrackSpec | None, budget: st
                   "KL(p_teacher ‖ p_student) at T=1; KD error = 100 − agreement. \"train\" is the "
                   "un-augmented distillation data.\n",
                   fidelity_board(rows) + "\n"]
+    parts += property_section(rows, track)
     parts += contrast_section(rows, track, budget)
     parts += ["### Cost\n", COST_NOTE, cost_board(results) + "\n"]
     parts += [f"![{name}]({name})\n" for name in pictures]
@@ -305,7 +309,7 @@ def track_files(page: Page) -> dict[str, str | bytes]:
     files: dict[str, str | bytes] = {}
     for budget in BUDGETS:
         if by_budget.get(budget):
-            pictures = plots(by_budget[budget], name, budget)
+            pictures = plots(by_budget[budget], name, budget, track)
             files.update(pictures)
             parts.append(budget_section(by_budget[budget], track, budget, sorted(pictures),
                                         page.expected.get(budget), page.stale.get(budget, 0),
@@ -393,6 +397,8 @@ def collect(results_dir: Path, tracks: dict[str, TrackSpec], pm: PluginManager,
                             "which is not installed; give its file with --spec; left off")
             continue
         pages[name] = page_of(name, track, results, pm)
+        pages[name].results, left_off = with_probes(Path(results_dir), track, pages[name].results, pm)
+        problems += left_off
     return pages, problems
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kdbench import hookimpl
 from kdbench.errors import DataNotFoundError, KdbenchError, ParamError
-from kdbench.factories import DatasetFactory, LoggerFactory, MethodFactory, ModelFactory
+from kdbench.factories import DatasetFactory, LoggerFactory, MethodFactory, ModelFactory, ProbeFactory
 from kdbench.types import (
     DatasetInfo,
     ExecutorInfo,
@@ -27,6 +27,7 @@ from kdbench.types import (
     ModelInfo,
     NoParams,
     Params,
+    ProbeInfo,
     TrackInfo,
 )
 
@@ -76,6 +77,7 @@ __all__ = [
     "API_VERSION", "Batch", "DataNotFoundError", "DatasetFactory", "DatasetInfo", "Distiller",
     "EpochRecord", "ExecutorInfo", "FeatureTap", "FeatureTaps", "ImageTensors", "KdbenchError",
     "LocalReporter", "LoggedRun", "Logger", "LoggerFactory", "LoggerInfo", "MethodFactory", "MethodInfo",
-    "ModelCfg", "ModelFactory", "ModelInfo", "NoParams", "ParamError", "Params", "Split", "TrackInfo",
+    "ModelCfg", "ModelFactory", "ModelInfo", "NoParams", "ParamError", "Params", "ProbeFactory", "ProbeInfo",
+    "Split", "TrackInfo",
     "ce_loss", "execute", "hookimpl", "kd_loss", "probe",
 ]

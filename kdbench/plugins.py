@@ -24,12 +24,20 @@ from kdbench import hookspecs
 from kdbench.errors import PluginError, UnknownNameError
 from kdbench.messages import close_names, did_you_mean, one_line
 from kdbench.plugin import API_VERSION
-from kdbench.types import DatasetInfo, ExecutorInfo, LoggerInfo, MethodInfo, ModelInfo, TrackInfo
+from kdbench.types import (
+    DatasetInfo,
+    ExecutorInfo,
+    LoggerInfo,
+    MethodInfo,
+    ModelInfo,
+    ProbeInfo,
+    TrackInfo,
+)
 
 GROUP = "kdbench"
 log = logging.getLogger("kdbench.plugins")
 
-T = TypeVar("T", MethodInfo, ModelInfo, DatasetInfo, TrackInfo, LoggerInfo, ExecutorInfo)
+T = TypeVar("T", MethodInfo, ModelInfo, DatasetInfo, TrackInfo, LoggerInfo, ExecutorInfo, ProbeInfo)
 
 KINDS: dict[str, tuple[str, type]] = {
     "methods": ("kdbench_methods", MethodInfo),
@@ -38,6 +46,7 @@ KINDS: dict[str, tuple[str, type]] = {
     "tracks": ("kdbench_tracks", TrackInfo),
     "loggers": ("kdbench_loggers", LoggerInfo),
     "executors": ("kdbench_executors", ExecutorInfo),
+    "probes": ("kdbench_probes", ProbeInfo),
 }
 
 
@@ -334,6 +343,10 @@ class PluginManager(pluggy.PluginManager):
     @property
     def executors(self) -> Catalog[ExecutorInfo]:
         return self.catalog("executors")
+
+    @property
+    def probes(self) -> Catalog[ProbeInfo]:
+        return self.catalog("probes")
 
 _manager: PluginManager | None = None
 

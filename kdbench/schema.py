@@ -31,11 +31,14 @@ def track_schema(pm: PluginManager) -> dict[str, Any]:
     teacher = create_model("TeacherEntry", __base__=TeacherEntry, model=(model, ...))
     student = create_model("StudentEntry", __base__=StudentEntry, model=(model, ...))
     methods = _ref_union(pm.methods, {"label": (str | None, None)})
+    probes = _ref_union(pm.probes, {"label": (str | None, None),
+                                    "splits": (tuple[Literal["test", "train"], ...], ("test",))})
     track = create_model(
         "TrackSpec", __base__=TrackSpec, __doc__=TrackSpec.__doc__,
         dataset=(_ref_union(pm.datasets), ...),
         teachers=(tuple[teacher, ...], ()),
         students=(tuple[student, ...], Field(min_length=1)),
         methods=(GenericAlias(tuple, (methods, ...)), Field(min_length=1)),
+        probes=(GenericAlias(tuple, (probes, ...)), ()),
     )
     return track.model_json_schema(mode="validation")

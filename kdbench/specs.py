@@ -31,6 +31,7 @@ PERCENT = frozenset({"student_acc", "teacher_acc", "agreement", "kd_error", "stu
                      "teacher_ece"})
 NON_NEGATIVE = frozenset({"kl", "student_nll", "teacher_nll"})
 TRACK_NAME = r"^[a-z0-9][a-z0-9-]*$"  # with at most 64 characters, a folder name on every system
+PROBE_LABEL = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"  # no dot: it is the middle of ``test.<label>.<value>``
 METRICS: tuple[str, ...] = (
     "student_acc", "teacher_acc", "agreement", "kl", "kd_error",
     "student_nll", "teacher_nll", "student_ece", "teacher_ece",
@@ -131,6 +132,23 @@ class MethodRef(Ref):
     teachers: tuple[str, ...] | None = listed(None)
     pair_params: tuple[PairParams, ...] = listed(description="parameters that replace the "
                                                   "method's for these teacher-student pairs")
+
+
+class ProbeRef(Ref):
+    """A property probe a track reports for every run (``kdbench list probes``); ``label`` tells
+    apart two entries of one probe (invariance under rotation and under colour) and names its
+    values on boards and in contrasts: ``test.<label>.<value>``."""
+
+    label: str | None = Field(None, pattern=PROBE_LABEL, max_length=64)
+    splits: tuple[Literal["test", "train"], ...] = listed(("test",), min_length=1,
+                                                          description="the splits it runs on")
+
+
+def probe_metric(key: str) -> bool:
+    """Whether ``key`` names a probe's value, ``<split>.<probe label>.<value>``; the track checks the
+    label and the installed probe the value."""
+    parts = key.split(".")
+    return len(parts) == 3 and parts[0] in SPLITS and all(parts[1:])
 
 
 class Recipe(Strict):
@@ -306,10 +324,10 @@ class Reference(Strict):
     @model_validator(mode="after")
     def _check_metrics(self) -> Reference:
         known = {f"{split}.{metric}" for split in SPLITS for metric in METRICS}
-        unknown = sorted(set(self.metrics) - known)
+        unknown = sorted(key for key in set(self.metrics) - known if not probe_metric(key))
         if unknown:
             raise ValueError(f"unknown metric {unknown[0]!r}; use '<split>.<metric>' with split in "
-                             f"{SPLITS} and metric in {METRICS}")
+                             f"{SPLITS} and metric in {METRICS}, or a probe's '<split>.<label>.<value>'")
         for key, value in self.metrics.items():
             metric = key.split(".", 1)[1]
             if metric in PERCENT and not 0 <= value <= 100:
@@ -348,9 +366,10 @@ class Contrast(Strict):
 
     @model_validator(mode="after")
     def _check_kind(self) -> Contrast:
-        if self.metric not in {f"{split}.{metric}" for split in SPLITS for metric in METRICS}:
+        if self.metric not in {f"{split}.{metric}" for split in SPLITS for metric in METRICS} \
+                and not probe_metric(self.metric):
             raise ValueError(f"metric {self.metric!r} is not '<split>.<metric>' with split in {SPLITS} "
-                             f"and metric in {METRICS}")
+                             f"and metric in {METRICS}, nor a probe's '<split>.<label>.<value>'")
         needs = {"difference": ("a", "b"), "trend": ("method", "over")}[self.kind]
         foreign = {"difference": ("method", "student", "teachers", "over"), "trend": ("a", "b")}[self.kind]
         missing = [name for name in needs if getattr(self, name) is None]
@@ -397,6 +416,51 @@ def contrast_problems(track: TrackSpec) -> list[tuple[tuple[Any, ...], str]]:
     return problems
 
 
+def probe_problems(track: TrackSpec) -> list[tuple[tuple[Any, ...], str]]:
+    """(field path, message) for a track with probes that lacks what they compare against (one ce
+    method; one teacher per student), for a probe label used twice, and for a contrast or reference
+    naming a probe label the track does not have."""
+    if not track.probes:
+        named: list[tuple[tuple[Any, ...], str]] = [
+            (("contrasts", i, "metric"), c.metric) for i, c in enumerate(track.contrasts)]
+        named += [(("references", i, "metrics", key), key) for i, r in enumerate(track.references)
+                  for key in r.metrics]
+        return [(loc, f"{key!r} names a probe, but the track lists no probes")
+                for loc, key in named if probe_metric(key)]
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    labels = [track.probe_label(probe) for probe in track.probes]
+    for i, label in enumerate(labels):
+        if labels.index(label) != i:
+            problems.append((("probes", i, "label"), f"probe label {label!r} is used twice"))
+    ce = [i for i, method in enumerate(track.methods) if method.name == "ce"]
+    if len(ce) != 1:
+        problems.append((("methods",), f"probes compare with the student trained without a teacher: "
+                         f"the track needs exactly one ce method, it has {len(ce)}"))
+    for student in track.students:
+        teachers = {track.teacher_label(t) for t, s in track.pairings() if s is student}
+        if len(teachers) > 1:
+            problems.append((("probes",), f"student {track.student_label(student)!r} has "
+                             f"{len(teachers)} teachers; a track with probes pairs each student "
+                             "with one teacher (pairs), whose properties its ce student is probed "
+                             "against"))
+    for i, contrast in enumerate(track.contrasts):
+        problems += _probe_label_problems(track, contrast.metric, ("contrasts", i, "metric"))
+    for i, reference in enumerate(track.references):
+        for key in reference.metrics:
+            problems += _probe_label_problems(track, key, ("references", i, "metrics", key))
+    return problems
+
+
+def _probe_label_problems(track: TrackSpec, key: str,
+                          loc: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str]]:
+    """A problem when ``key`` names a probe label the track does not list."""
+    labels = [track.probe_label(probe) for probe in track.probes]
+    if probe_metric(key) and key.split(".")[1] not in labels:
+        return [(loc, f"{key!r}: no probe labelled {key.split('.')[1]!r} (the track has: "
+                 f"{', '.join(labels)})")]
+    return []
+
+
 def _full_only() -> dict[BudgetName, Budget]:
     """The budgets of a track that declares none: the paper's protocol alone."""
     return {"full": Budget()}
@@ -432,6 +496,8 @@ class TrackSpec(Strict):
     references: tuple[Reference, ...] = listed()
     contrasts: tuple[Contrast, ...] = listed(description="comparisons the page reports (default: "
                                               "each method against ce)")
+    probes: tuple[ProbeRef, ...] = listed(description="property probes run on every finished run "
+                                          "(needs a ce method: the students trained without a teacher)")
 
     def teacher_label(self, entry: TeacherEntry) -> str:
         return entry.label or entry.model.signature()
@@ -440,6 +506,9 @@ class TrackSpec(Strict):
         return entry.label or entry.model.signature()
 
     def method_label(self, entry: MethodRef) -> str:
+        return entry.label or entry.name
+
+    def probe_label(self, entry: ProbeRef) -> str:
         return entry.label or entry.name
 
     def teacher_seed_for(self, seed: int) -> int:
@@ -537,7 +606,7 @@ class TrackSpec(Strict):
 
     @model_validator(mode="after")
     def _check_contrasts(self) -> TrackSpec:
-        problems = contrast_problems(self)
+        problems = contrast_problems(self) + probe_problems(self)
         if problems:
             raise ValidationError.from_exception_data("TrackSpec", [
                 InitErrorDetails(type=PydanticCustomError("label", "{message}", {"message": message}),

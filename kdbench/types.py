@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from kdbench.factories import DatasetFactory, LoggerFactory, MethodFactory, ModelFactory
+    from kdbench.factories import DatasetFactory, LoggerFactory, MethodFactory, ModelFactory, ProbeFactory
 
 
 class Params(BaseModel):
@@ -161,6 +161,30 @@ class ExecutorInfo:
     factory: Callable[..., Any]
     Params: type[BaseModel] = NoParams
     check: Callable[[], Any] | None = None
+
+    def matches(self, name: str) -> bool:
+        return name == self.name
+
+
+@dataclass(frozen=True)
+class ProbeInfo:
+    """A property probe (Ojha et al., NeurIPS 2023): what a student took from its teacher beyond
+    its accuracy, such as an invariance or an adversarial vulnerability.
+
+    ``factory(student, teacher, reference, split, params, device=, generator=)`` returns a number
+    for each name of ``units`` (the unit: ``"%"`` for a percentage in [0, 100], else a word);
+    networks are in eval mode on ``device``, and ``generator`` (on the CPU) draws any randomness.
+    ``needs_reference``: the probe compares the student with ``reference``, a student of the same
+    architecture and seed trained without the teacher (the track's ``ce`` run).
+    """
+
+    name: str
+    summary: str
+    factory: ProbeFactory
+    units: dict[str, str]
+    Params: type[BaseModel] = NoParams
+    needs_reference: bool = False
+    version: str | None = None
 
     def matches(self, name: str) -> bool:
         return name == self.name

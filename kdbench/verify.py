@@ -163,6 +163,8 @@ def verify_results(pm: PluginManager, root: Path, cache: Path, data: DataSource,
     """Check the results under ``root`` (all, or ``sample`` drawn with ``seed``); with
     ``copy_teachers``, copy the teacher weights that the checks used into that folder. A result
     whose teacher's weights are not found fails, unless ``allow_missing_teachers``."""
+    from kdbench.probes.verify import check_probes
+
     store, report = ResultStore(root), Report()
     scan = store.scan(track)
     for error in scan.rejected:
@@ -176,6 +178,7 @@ def verify_results(pm: PluginManager, root: Path, cache: Path, data: DataSource,
         path = store.path(result.spec)
         try:
             complete = check(pm, result, path, data, device, folders, copy_teachers)
+            probed = complete and check_probes(pm, result, store, scan.results, data, device, folders)
         except DataNotFoundError as error:
             report.skipped += 1
             say(f"skipped {path}: {str(error).splitlines()[0]}")
@@ -191,6 +194,7 @@ def verify_results(pm: PluginManager, root: Path, cache: Path, data: DataSource,
                 "checks the student's own)")
             continue
         report.verified += 1
-        say(f"ok {path}: every metric of both splits holds" if complete else
+        say(f"ok {path}: every metric of both splits holds{' and so do its probe values' if probed else ''}"
+            if complete else
             f"ok {path}: the student's own metrics hold; the teacher's weights were not found")
     return report

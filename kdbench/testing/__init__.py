@@ -1,8 +1,9 @@
 """Contract checks for plugin authors, in the spirit of scikit-learn's ``check_estimator``.
 
-``check_method(name)``, ``check_model(name)`` and ``check_dataset(name, root=...)`` run, on tiny
-inputs, the invariants every built-in passes, and raise ``ContractError`` (an ``AssertionError``)
-with one line naming the thing and the check that failed. A plugin's whole test can be::
+``check_method(name)``, ``check_model(name)``, ``check_dataset(name, root=...)`` and
+``check_probe(name)`` run, on tiny inputs, the invariants every built-in passes, and raise
+``ContractError`` (an ``AssertionError``) with one line naming the thing and the check that
+failed. A plugin's whole test can be::
 
     from kdbench.testing import check_method
 
@@ -16,5 +17,6 @@ from kdbench.testing.contract import ContractError
 from kdbench.testing.datasets import check_dataset
 from kdbench.testing.methods import check_method
 from kdbench.testing.models import check_model
+from kdbench.testing.probes import check_probe
 
-__all__ = ["ContractError", "check_dataset", "check_method", "check_model"]
+__all__ = ["ContractError", "check_dataset", "check_method", "check_model", "check_probe"]

@@ -15,6 +15,7 @@ from kdbench.testing import check_dataset
 WRITERS: dict[str, Callable[[Path], object]] = {
     "digits": lambda root: None,
     "mnist-5k": lambda root: None,
+    "mnist-5k-color": lambda root: None,
     "cifar10": lambda root: write_cifar(root, "cifar10"),
     "cifar100": lambda root: write_cifar(root, "cifar100"),
     "mnist": write_mnist,
@@ -29,7 +30,7 @@ def test_every_builtin_data_set_is_checked_or_named() -> None:
     assert builtin == set(WRITERS) | NO_FILES_HERE
 
 
-SLOW = {"mnist-5k"}  # four loads of the embedded 5,000 images: about 30 s on 2 cores
+SLOW = {"mnist-5k", "mnist-5k-color"}  # four loads of the embedded 5,000 images: about 30 s on 2 cores
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW else [])

@@ -11,7 +11,7 @@ from kdbench.plugins import get_plugin_manager
 from kdbench.specfile import load_track_file
 
 PAPER_TRACKS = ("capacity-gap", "eskd-imagenet", "fidelity-mnist", "fidelity-emnist", "fidelity-cifar100",
-                "cifar100-pairs")
+                "cifar100-pairs", "property-transfer", "property-transfer-cifar100")
 
 
 def track(name: str):
