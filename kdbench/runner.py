@@ -165,8 +165,9 @@ class _Run:
                     "evaluated_on": spec.dataset.model_dump(mode="json"),
                     "limit": spec.test_limit if name == "test" else spec.train_limit,
                     "code": code_version(self.pm, "datasets", data.name)}
-        return self.worker.teachers.logits.get(teacher, name, split, identity,
-                                               spec.recipe.eval_batch_size)
+        assert spec.teacher is not None
+        return self.worker.teachers.logits.get(teacher, spec.teacher.members()[0].teacher_id, name, split,
+                                               identity, spec.recipe.eval_batch_size)
 
 
 def summary(result: RunResult) -> str:

@@ -1,8 +1,9 @@
 """The teacher's logits of a whole split, computed once and shared by every student, method and
 seed of that teacher, across processes.
 
-A split's logits live in ``<cache>/teachers/<teacher_id>/logits/<split>-<key>.safetensors``: one
-float32 tensor ``logits`` (N, classes), and in its metadata the key it was made for, the sha256 of
+A split's logits live in ``<cache>/teachers/<member>/logits/<split>-<key>.safetensors``, in the
+folder of the teacher's (first) network, with a key of their own for an ensemble or an early stop:
+one float32 tensor ``logits`` (N, classes), and in its metadata the key it was made for, the sha256 of
 the teacher's weights and the sha256 of the tensor's bytes. A file that does not load or does not
 match all of them is moved aside with a one-line warning and made again; a lock per file lets one
 process make it while the others wait. The training step reads them through ``LogitsTable`` when
@@ -70,14 +71,15 @@ class LogitsCache:
         self._memo: dict[tuple[str, str], Tensor] = {}
         self._teacher_id: str | None = None
 
-    def path(self, teacher_id: str, split: str, key: str) -> Path:
-        return self.cache / "teachers" / teacher_id / "logits" / f"{split}-{key[:16]}.safetensors"
+    def path(self, member: str, split: str, key: str) -> Path:
+        return self.cache / "teachers" / member / "logits" / f"{split}-{key[:16]}.safetensors"
 
-    def get(self, teacher: Teacher, split: str, data: Split, identity: dict[str, Any],
+    def get(self, teacher: Teacher, member: str, split: str, data: Split, identity: dict[str, Any],
             batch_size: int) -> Tensor:
         """Float32 logits (N, classes), on the CPU, of ``teacher`` on ``data`` (split ``split``,
         made as ``identity`` says: data set, subset, normalization, limit, code), predicted in
-        batches of ``batch_size``; made (and written) only when no intact file has them."""
+        batches of ``batch_size``; made (and written into the folder of network ``member``) only
+        when no intact file has them."""
         key = hashlib.sha256(json.dumps({"teacher": teacher.teacher_id, "split": split,
                                          "batch_size": batch_size, **identity},
                                         sort_keys=True).encode()).hexdigest()
@@ -86,13 +88,13 @@ class LogitsCache:
             self._teacher_id = teacher.teacher_id
         memo = (key, teacher.sha256)
         if memo not in self._memo:
-            self._memo[memo] = self._load_or_make(teacher, split, data, key, batch_size)
+            self._memo[memo] = self._load_or_make(teacher, self.path(member, split, key), data, key,
+                                                  batch_size)
         return self._memo[memo]
 
-    def _load_or_make(self, teacher: Teacher, split: str, data: Split, key: str,
+    def _load_or_make(self, teacher: Teacher, path: Path, data: Split, key: str,
                       batch_size: int) -> Tensor:
-        path = self.path(teacher.teacher_id, split, key)
-        with held(self.cache, "logits", f"{teacher.teacher_id}-{path.stem}"):
+        with held(self.cache, "logits", key[:32]):
             logits = read(path, key, teacher.sha256, (len(data), data.num_classes))
             if logits is None:
                 logits = predict(teacher.model, data, batch_size, self.device)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import safetensors.torch
@@ -21,11 +22,14 @@ from kdbench.engine.teacher_logits import FORMAT, LogitsCache, LogitsTable, can_
 from kdbench.methods.ce import CE, CEParams
 from kdbench.methods.crd import CRD, CRDParams
 from kdbench.methods.hint import Hint, HintParams
-from kdbench.methods.kd import KD, KDParams
+from kdbench.methods.kd import KD, KDParams, kd_loss
 from kdbench.methods.taps import FeatureTap
 from kdbench.models.mlp import MLP
+from kdbench.plugin import Batch, Distiller, MethodInfo, NoParams, hookimpl
+from kdbench.plugins import PluginManager
 from kdbench.specs import Recipe
 from kdbench.teachers import Teacher, TeacherCache
+from kdbench.testing import ContractError, check_method
 from kdbench.testing.tiny import lenet_pair, tiny_data
 
 TRAIN_LIMIT = 300  # the tiny track's smoke budget
@@ -205,16 +209,16 @@ def test_a_damaged_or_forged_logits_file_is_moved_aside_and_made_again(tmp_path,
     _, model = lenet_pair(data)
     teacher = Teacher(Counting(model), "t" * 16, "a" * 64, [])
     identity = {"data": "tiny"}
-    made = LogitsCache(tmp_path, torch.device("cpu")).get(teacher, "train", data, identity, 1000)
+    made = LogitsCache(tmp_path, torch.device("cpu")).get(teacher, "m", "train", data, identity, 1000)
     assert teacher.model.images == len(data)
     assert made.dtype == torch.float32 and made.shape == (len(data), data.num_classes)
-    (path,) = (tmp_path / "teachers" / teacher.teacher_id / "logits").glob("train-*.safetensors")
-    read_back = LogitsCache(tmp_path, torch.device("cpu")).get(teacher, "train", data, identity, 1000)
+    (path,) = (tmp_path / "teachers" / "m" / "logits").glob("train-*.safetensors")
+    read_back = LogitsCache(tmp_path, torch.device("cpu")).get(teacher, "m", "train", data, identity, 1000)
     assert torch.equal(read_back, made) and teacher.model.images == len(data)  # read, not made again
     damage(path)
     damaged = path.read_bytes()
     with caplog.at_level(logging.WARNING, logger="kdbench"):
-        again = LogitsCache(tmp_path, torch.device("cpu")).get(teacher, "train", data, identity, 1000)
+        again = LogitsCache(tmp_path, torch.device("cpu")).get(teacher, "m", "train", data, identity, 1000)
     assert torch.equal(again, made) and teacher.model.images == 2 * len(data)
     (warning,) = [record.getMessage() for record in caplog.records]
     assert str(path) in warning and "corrupt" in warning and "\n" not in warning
@@ -231,7 +235,37 @@ def test_each_split_identity_and_teacher_checkpoint_has_its_own_entry(tmp_path) 
     early = Teacher(final.model, "e" * 16, "b" * 64, [])  # an early-stopped checkpoint is another id
     for teacher in (final, early):
         for identity in ({"data": "tiny", "limit": None}, {"data": "tiny", "limit": 40}):
-            cache.get(teacher, "train", data, identity, 1000)
-        cache.get(teacher, "train", data, {"data": "tiny", "limit": None}, 1000)  # in memory
+            cache.get(teacher, "m", "train", data, identity, 1000)
+        cache.get(teacher, "m", "train", data, {"data": "tiny", "limit": None}, 1000)  # in memory
     assert final.model.images == 4 * len(data)
     assert len(list(tmp_path.rglob("*.safetensors"))) == 4
+
+
+class ClaimsLogitsButRunsTheTeacher(Distiller[NoParams]):
+    """Declares that it reads only the teacher's logits, then runs the teacher itself."""
+
+    teacher_outputs = "logits"
+
+    def forward(self, batch: Batch, epoch: int) -> dict[str, torch.Tensor]:
+        assert self.teacher is not None
+        with torch.no_grad():
+            teacher = self.teacher(batch.images)
+        return {"kd": kd_loss(self.student(batch.images), teacher, 4.0)}
+
+
+class ClaimsLogits(ClaimsLogitsButRunsTheTeacher):
+    def forward(self, batch: Batch, epoch: int) -> dict[str, torch.Tensor]:
+        return {"kd": kd_loss(self.student(batch.images), self.teacher_logits(batch), 4.0)}
+
+
+def test_check_method_holds_a_method_to_its_teacher_outputs() -> None:
+    pm = PluginManager(strict=True)
+    module = ModuleType("kdbench_test_logits")
+    module.kdbench_methods = hookimpl(lambda: [  # type: ignore[attr-defined]
+        MethodInfo(cls.__name__, "a test method", cls, NoParams)
+        for cls in (ClaimsLogitsButRunsTheTeacher, ClaimsLogits)])
+    pm.add_plugin(module, "test", "kdbench-test 0.1")
+    check_method("ClaimsLogits", pm=pm)
+    with pytest.raises(ContractError, match=r"teacher-outputs: raised AssertionError: the teacher ran "
+                                            r"although its logits came from a table \(declare "):
+        check_method("ClaimsLogitsButRunsTheTeacher", pm=pm)
