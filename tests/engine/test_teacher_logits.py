@@ -63,6 +63,7 @@ def run_tiny(write_track, track: dict, tmp_path: Path, results: str = "results",
                        cache=tmp_path / "cache", device="cpu", progress=False)
 
 
+@pytest.mark.slow
 def test_an_unaugmented_track_runs_each_teacher_once_per_image(tiny_track, write_track, tmp_path,
                                                                 teacher_forwards) -> None:
     tiny_track["teacher_seed"] = 0  # every seed distills the same two teachers
@@ -77,6 +78,7 @@ def test_an_unaugmented_track_runs_each_teacher_once_per_image(tiny_track, write
     assert files == ["test", "test", "train", "train"]
 
 
+@pytest.mark.slow
 def test_a_sweep_reads_each_data_set_once(tiny_track, write_track, tmp_path, monkeypatch) -> None:
     loads: Counter[str] = Counter()
     load = load_digits
@@ -92,6 +94,7 @@ def test_a_sweep_reads_each_data_set_once(tiny_track, write_track, tmp_path, mon
     assert loads == {"train": 1, "test": 1}  # preflight, teachers, runs and the second sweep share them
 
 
+@pytest.mark.slow
 def test_augmented_data_run_the_teacher_live_on_every_batch(tiny_track, write_track, tmp_path,
                                                             teacher_forwards) -> None:
     tiny_track["teacher_seed"] = 0
@@ -108,6 +111,7 @@ def test_augmented_data_run_the_teacher_live_on_every_batch(tiny_track, write_tr
     assert teacher_forwards == {tid: live + TRAIN_LIMIT + test for tid, live in expected.items()}
 
 
+@pytest.mark.slow
 def test_a_cached_teacher_gives_the_live_teachers_losses(tiny_track, write_track, tmp_path,
                                                          monkeypatch) -> None:
     tiny_track["methods"] = [{"name": "kd"}, {"name": "eskd"}]
