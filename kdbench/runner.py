@@ -24,6 +24,7 @@ from kdbench.cost import method_parameters
 from kdbench.data.split import Split
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
+from kdbench.engine.teacher_logits import LogitsTable, can_serve
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
 from kdbench.execution.context import Worker
@@ -36,7 +37,7 @@ from kdbench.methods import Distiller
 from kdbench.results import RunResult, provenance
 from kdbench.specs import RunSpec
 from kdbench.teachers import Teacher
-from kdbench.versions import distributions
+from kdbench.versions import code_version, distributions
 
 
 def resolve_device(name: str) -> torch.device:
@@ -112,6 +113,10 @@ class _Run:
         student = build_model(self.pm, spec.student, test)
         distiller = build_distiller(self.pm, spec.method, student,
                                     teacher.model if teacher else None)
+        if teacher is not None and can_serve(distiller, spec.recipe) \
+                and any(distiller.uses_teacher(epoch) for epoch in range(spec.recipe.epochs)):
+            logits = self._teacher_logits(teacher, "train", train)
+            distiller.teacher_source = LogitsTable(logits.to(self.device))
         checkpoint = checkpoint_path(self.worker.context.cache, spec)
         fit_began = time.perf_counter()
         bar = self.report.epochs(describe(spec), spec.recipe.epochs)
@@ -149,18 +154,22 @@ class _Run:
 
     def _metrics(self, student: nn.Module, teacher: Teacher | None, name: str,
                  split: Split) -> dict[str, float | None]:
-        spec, memo = self.spec, self.worker.teacher_logits
-        batch = spec.recipe.eval_batch_size
-        student_logits = predict(student, split, batch, self.device)
-        teacher_logits = None
-        if teacher is not None:
-            data = spec.dataset if name == "test" else spec.distill_data
-            limit = spec.test_limit if name == "test" else spec.train_limit
-            key = (teacher.teacher_id, name, data.model_dump_json(), limit)
-            if key not in memo:
-                memo[key] = predict(teacher.model, split, batch, self.device)
-            teacher_logits = memo[key]
+        student_logits = predict(student, split, self.spec.recipe.eval_batch_size, self.device)
+        teacher_logits = self._teacher_logits(teacher, name, split) if teacher is not None else None
         return split_metrics(student_logits, split.labels, teacher_logits, split.label_mask)
+
+    def _teacher_logits(self, teacher: Teacher, name: str, split: Split) -> torch.Tensor:
+        """The teacher's logits of the ``test`` or ``train`` (distillation) split, from the
+        teacher's logits cache, which any run of the teacher on the same data shares."""
+        spec = self.spec
+        data = spec.dataset if name == "test" else spec.distill_data
+        identity = {"data": data.model_dump(mode="json", exclude={"labels"}),
+                    "evaluated_on": spec.dataset.model_dump(mode="json"),
+                    "limit": spec.test_limit if name == "test" else spec.train_limit,
+                    "code": code_version(self.pm, "datasets", data.name)}
+        assert spec.teacher is not None
+        return self.worker.teachers.logits.get(teacher, spec.teacher.members()[0].teacher_id, name, split,
+                                               identity, spec.recipe.eval_batch_size)
 
 
 def summary(result: RunResult) -> str:

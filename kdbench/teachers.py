@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from kdbench.build import build_model, count_parameters
 from kdbench.data.source import DataSource
 from kdbench.data.split import Split
+from kdbench.engine.teacher_logits import LogitsCache
 from kdbench.engine.train import EpochCallback, fit
 from kdbench.fileio import move_aside, remove, write_bytes_atomic, write_text_atomic
 from kdbench.loggers.group import LoggerGroup
@@ -82,11 +83,13 @@ def combined_sha256(shas: list[str]) -> str:
 
 
 class TeacherCache:
-    """Trains missing members with cross-entropy and loads cached ones."""
+    """Trains missing members with cross-entropy and loads cached ones; ``logits`` keeps their
+    logits of whole splits (``kdbench.engine.teacher_logits``)."""
 
     def __init__(self, root: Path, pm: PluginManager, data: DataSource, device: torch.device,
                  loggers: LoggerGroup | None = None):
         self.root, self.pm, self.data, self.device = Path(root) / "teachers", pm, data, device
+        self.logits = LogitsCache(Path(root), device)
         self.loggers = loggers or LoggerGroup()
         self.snapshots: dict[str, set[int]] = {}
         self._loaded: tuple[str, Teacher] | None = None

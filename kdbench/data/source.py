@@ -14,6 +14,11 @@ from kdbench.data.subsets import subset_indices
 from kdbench.plugins import PluginManager
 from kdbench.specs import DataRef, Ref
 
+_LOADED: dict[tuple[str, int, str, str], tuple[object, Split]] = {}
+"""Whole splits loaded in this process, by (data folder, id of the loader, params, split), each
+kept with its loader (so that the id stays its own): every ``DataSource`` of the process shares
+them, so a sweep's preflight and its runs, and a notebook's next sweep, decode each data set once."""
+
 
 class DataSource:
     """Loads data set splits through their plugins, once per process, and derives the training
@@ -25,13 +30,13 @@ class DataSource:
         self._cache: dict[tuple[str, ...], Split] = {}
 
     def load(self, ref: Ref, split: str) -> Split:
-        """A whole split of a data set, as its plugin returns it."""
-        key = ("load", ref.name, json.dumps(ref.params, sort_keys=True), split)
-        if key not in self._cache:
-            info = self.pm.datasets.get(ref.name)
-            self._cache[key] = info.factory(info.Params.model_validate(ref.params), split,
-                                            root=self.root, download=self.download)
-        return self._cache[key]
+        """A whole split of a data set, as its plugin returns it (once per process)."""
+        info = self.pm.datasets.get(ref.name)
+        key = (str(self.root.resolve()), id(info.factory), json.dumps(ref.params, sort_keys=True), split)
+        if key not in _LOADED:
+            _LOADED[key] = (info.factory, info.factory(info.Params.model_validate(ref.params), split,
+                                                       root=self.root, download=self.download))
+        return _LOADED[key][1]
 
     def evaluation(self, dataset: Ref, limit: int | None = None) -> Split:
         """The test split of ``dataset``, at most ``limit`` examples."""

@@ -3,7 +3,8 @@ named, already weighted loss terms of one batch. The engine sums them for backwa
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import ClassVar, Generic, Literal, TypeVar
 
 import torch
 from pydantic import BaseModel
@@ -13,6 +14,8 @@ from kdbench.data import Batch
 from kdbench.data.split import Split
 
 P = TypeVar("P", bound=BaseModel)
+TeacherLogits = Callable[[Batch], Tensor]
+"""A source of the teacher's logits of a training batch: the live teacher, or a table of them."""
 
 
 class Distiller(nn.Module, Generic[P]):
@@ -25,12 +28,17 @@ class Distiller(nn.Module, Generic[P]):
     """
 
     params: P
+    teacher_outputs: ClassVar[Literal["logits", "features"]] = "features"
+    """What ``forward`` reads of the teacher: ``"logits"`` (only ``teacher_logits(batch)``), which
+    lets the engine serve them from a cache when the data are not augmented, or ``"features"``
+    (feature taps as well, the safe default), which keeps the teacher running on every batch."""
 
     def __init__(self, student: nn.Module, teacher: nn.Module | None, params: P):
         super().__init__()
         self.student = student
         self.teacher = teacher
         self.params = params
+        self.teacher_source: TeacherLogits | None = None
         if teacher is not None:
             teacher.requires_grad_(False)
             teacher.eval()
@@ -52,7 +60,10 @@ class Distiller(nn.Module, Generic[P]):
 
     def teacher_logits(self, batch: Batch) -> Tensor:
         """The teacher's logits on exactly the student's (augmented) batch, without gradients.
-        It takes the whole batch so that the engine may serve them from a cache by ``batch.index``."""
+        It takes the whole batch so that the engine may serve them from a cache by ``batch.index``
+        (``teacher_source``, which the engine sets only for ``teacher_outputs = "logits"``)."""
+        if self.teacher_source is not None:
+            return self.teacher_source(batch)
         if self.teacher is None:
             raise RuntimeError(f"{type(self).__name__} has no teacher")
         with torch.no_grad():

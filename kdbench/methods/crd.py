@@ -130,13 +130,13 @@ class CRD(Distiller[CRDParams]):
         teacher = F.normalize(self.embed_teacher(teacher_feature), dim=1)
         negatives = self.negatives(self.class_of[batch.index], min(p.nce_k, n - 1))
         index = torch.cat([batch.index[:, None], negatives], 1)
-        if not self._z_known and torch.isnan(self.log_z).any():  # Z = N mean exp(s / nce_t), once
+        if not self._z_known:  # Z = N mean exp(s / nce_t), once: on the first batch, unless resumed
             with torch.no_grad():
-                for i, (emb, memory) in enumerate(((student, self.teacher_memory),
-                                                   (teacher, self.student_memory))):
-                    scores = (emb @ memory.T).gather(1, index).flatten() / p.nce_t
-                    self.log_z[i] = torch.logsumexp(scores, 0) + math.log(n / len(scores))
-        self._z_known = True
+                pairs = ((student, self.teacher_memory), (teacher, self.student_memory))
+                scores = [(emb @ memory.T).gather(1, index).flatten() / p.nce_t for emb, memory in pairs]
+                estimate = torch.stack([torch.logsumexp(s, 0) + math.log(n / len(s)) for s in scores])
+                self.log_z.copy_(torch.where(torch.isnan(self.log_z), estimate, self.log_z))
+            self._z_known = True  # a Python flag, not a tensor test: no graph break in the step
         terms = {"ce": p.ce_weight * ce_loss(logits, batch.labels, batch.label_mask),
                  "crd": p.crd_weight * crd_loss(student, teacher, self.student_memory,
                                                  self.teacher_memory, index, p.nce_t, self.log_z)}

@@ -32,6 +32,8 @@ def kd_loss(student_logits: Tensor, teacher_logits: Tensor, temperature: float) 
 class KD(Distiller[KDParams]):
     """``ce_weight * CE(labels) + kd_weight * kd_loss``; the teacher runs on the same batch."""
 
+    teacher_outputs = "logits"
+
     def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         p = self.params
         logits = self.student(batch.images)

@@ -5,7 +5,8 @@ no gradient), deterministic (the same seed gives the same terms and gradients), 
 distiller that loads ``student_state_dict()`` after a training step computes the same terms, as a
 resumed run must), hidden-labels (the values of labels whose ``label_mask`` is False never matter)
 and no-labels (with every label hidden the method works, unless its ``MethodInfo`` declares that it
-needs labels).
+needs labels); teacher-outputs (a method that declares ``teacher_outputs = "logits"`` computes the
+same terms when its teacher's logits come from a table and the teacher itself never runs).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from kdbench.data.tensors import Batch, ImageTensors
+from kdbench.engine.teacher_logits import LogitsTable
 from kdbench.messages import one_line
 from kdbench.methods.base import Distiller
 from kdbench.plugins import PluginManager, get_plugin_manager
@@ -144,6 +146,25 @@ class MethodChecker:
             raise self.fail("no-labels", "with every label hidden the loss or a gradient is not finite "
                                          "(declare needs_labels in its MethodInfo if it needs labels)")
 
+    def check_teacher_outputs(self) -> None:
+        data = tiny_data()
+        live, step = self.step("teacher-outputs", data)
+        if type(live).teacher_outputs != "logits" or live.teacher is None:
+            return
+        batch = next(data.train_batches(16, torch.Generator().manual_seed(self.seed)))
+        table = torch.zeros(len(data), data.num_classes)
+        with torch.no_grad():
+            table[batch.index] = live.teacher.eval()(batch.images)
+        served = self.build(data, self.seed)
+        served.teacher_source = LogitsTable(table)
+
+        def never(*args: Any) -> Tensor:
+            raise AssertionError("the teacher ran although its logits came from a table (declare "
+                                 "teacher_outputs = 'features' if forward reads more of the teacher)")
+
+        served.teacher.forward = never  # type: ignore[union-attr]
+        self.compare("teacher-outputs", step, self.step("teacher-outputs", data, distiller=served)[1],
+                     "serving the teacher's logits from a table (teacher_outputs = 'logits')")
 
 def check_method(name: str, params: Mapping[str, Any] | None = None, *, models: ModelPair | None = None,
                  pm: PluginManager | None = None, seed: int = 0) -> None:
@@ -160,3 +181,4 @@ def check_method(name: str, params: Mapping[str, Any] | None = None, *, models: 
     checker.check_state_dict()
     checker.check_hidden_labels()
     checker.check_no_labels()
+    checker.check_teacher_outputs()

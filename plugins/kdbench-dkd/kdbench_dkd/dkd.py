@@ -74,6 +74,8 @@ def target_classes(labels: Tensor, label_mask: Tensor, teacher_logits: Tensor) -
 class DKD(Distiller[DKDParams]):
     """``ce_weight * CE + ramp * (tckd_weight * TCKD + nckd_weight * NCKD)``, logged per term."""
 
+    teacher_outputs = "logits"  # only teacher_logits(batch): kdbench may serve them from its cache
+
     def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         p = self.params
         logits, teacher = self.student(batch.images), self.teacher_logits(batch)
