@@ -19,8 +19,16 @@ WITHOUT_LABELS = {"kd": {"ce_weight": 0.0}, "hint": {"ce_weight": 0.0}, "crd": {
                   "dkd": {"ce_weight": 0.0}, **{name: {"ce_weight": 0.0} for name in FEATURE}}
 
 
+SLOW_CONTRACT = {"ft"}  # trains its paraphraser for 30 epochs in every build (test_ft.py: 1 epoch)
+
+
 def installed_methods() -> list[str]:
     return get_plugin_manager().methods.names()
+
+
+def marked(names: list[str]) -> list[object]:
+    """``names`` as parameters, those whose defaults are slow to check marked slow."""
+    return [pytest.param(name, marks=pytest.mark.slow) if name in SLOW_CONTRACT else name for name in names]
 
 
 def test_the_builtin_methods_are_registered() -> None:
@@ -29,12 +37,12 @@ def test_the_builtin_methods_are_registered() -> None:
         assert methods.find(name).distribution.startswith("kdbench ")
 
 
-@pytest.mark.parametrize("name", installed_methods())
+@pytest.mark.parametrize("name", marked(installed_methods()))
 def test_method_keeps_the_contract(name: str) -> None:
     check_method(name)
 
 
-@pytest.mark.parametrize("name", sorted(WITHOUT_LABELS))
+@pytest.mark.parametrize("name", marked(sorted(WITHOUT_LABELS)))
 def test_method_without_its_label_term_needs_no_labels(name: str) -> None:
     info = get_plugin_manager().methods.get(name)
     params = info.Params.model_validate(WITHOUT_LABELS[name])

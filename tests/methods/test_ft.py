@@ -11,6 +11,7 @@ from torch import nn
 from kdbench.errors import KdbenchError
 from kdbench.methods.ft import FT, FTParams, ft_loss
 from kdbench.methods.taps import probe_all
+from kdbench.testing import check_method
 
 from .conftest import first_batch, lenet_pair, tiny_data
 from .feature_helpers import draw, tensor
@@ -101,3 +102,7 @@ def test_defaults_are_repdistillers() -> None:
     assert (p.ft_weight, p.factor_rate, p.init_epochs) == (200, 0.5, 30)
     assert (p.init_lr, p.init_batch_size) == (0.01, 64)
     assert p.init_augment == ["crop", "flip"] and p.ce_weight == 1.0 and p.kd_weight == 0.0
+
+
+def test_ft_with_a_short_preparation_keeps_the_contract() -> None:
+    check_method("ft", {"init_epochs": 1})  # the defaults' 30 epochs: test_every_method (slow)
