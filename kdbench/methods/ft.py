@@ -118,13 +118,17 @@ class FT(FeatureDistiller[FTParams]):
         optimizer = torch.optim.SGD(self.paraphrasers.parameters(), lr=p.init_lr, momentum=MOMENTUM,
                                     weight_decay=WEIGHT_DECAY)
         generator = torch.Generator().manual_seed(int(torch.randint(2**31, ())))
-        for _ in range(p.init_epochs):
+        for epoch in range(p.init_epochs):
             for batch in data.train_batches(p.init_batch_size, generator, tuple(p.init_augment)):
                 with torch.no_grad():
                     _, features = self.teacher_taps.read(self.teacher, batch.images)
                 loss = sum((F.mse_loss(paraphraser(f, reconstruct=True), f) for f, paraphraser
                             in zip(features.values(), self.paraphrasers, strict=True)),
                            batch.images.new_zeros(()))
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"ft: the paraphraser's training diverged in its epoch {epoch} "
+                                             f"of {p.init_epochs} (reconstruction loss {float(loss)}); "
+                                             "try a lower init_lr")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

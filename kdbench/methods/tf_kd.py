@@ -51,12 +51,13 @@ def virtual_teacher(labels: Tensor, num_classes: int, correct_prob: float, tempe
 
 def tf_kd_reg_loss(logits: Tensor, labels: Tensor, label_mask: Tensor, correct_prob: float,
                    temperature: float) -> Tensor:
-    """KL(virtual teacher || softmax(logits)) averaged over the known examples and the classes."""
-    if not bool(label_mask.any()):
-        return logits.sum() * 0.0
-    logits, labels = logits[label_mask], labels[label_mask]
+    """KL(virtual teacher || softmax(logits)) averaged over the known examples and the classes;
+    0 with a gradient path when every label is hidden. Branch-free, so ``torch.compile`` traces it."""
+    labels = torch.where(label_mask, labels, 0)  # hidden labels' values never matter
     teacher = virtual_teacher(labels, logits.shape[1], correct_prob, temperature).to(logits.dtype)
-    return F.kl_div(F.log_softmax(logits, dim=1), teacher, reduction="sum") / logits.numel()
+    kl = F.kl_div(F.log_softmax(logits, dim=1), teacher, reduction="none").sum(dim=1)
+    known = label_mask.to(kl.dtype)
+    return (kl * known).sum() / (known.sum().clamp(min=1) * logits.shape[1])
 
 
 class TfKD(Distiller[TfKDParams]):

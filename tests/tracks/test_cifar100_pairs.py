@@ -28,7 +28,7 @@ def test_full_budget_runs_the_13_pairs_with_repdistillers_recipe():
     spec, pm = track()
     runs = expand(spec, "full", pm)
     assert {(r.teacher_label, r.student_label) for r in runs if r.teacher} == SAME | CROSS
-    assert len(runs) == 3 * (13 * 5 + 9) and {r.seed for r in runs} == {0, 1, 2}
+    assert len(runs) == 3 * (13 * 15 + 9 * 3) and {r.seed for r in runs} == {0, 1, 2}
     for run in runs:
         recipe = run.recipe
         assert (recipe.epochs, recipe.batch_size, recipe.milestones) == (240, 64, (150, 180, 210))
@@ -108,7 +108,9 @@ def test_page_lists_every_pair_recipe_reference_and_the_command():
 def test_smoke_run_on_tiny_cifar100_files(tmp_path, data_files, run_smoke):
     data_files.write_cifar(tmp_path / "data", "cifar100", per_file=64)
     results = run_smoke("cifar100-pairs")
-    assert len(results) == 3 * 5 + 3 and all(r["status"] == "ok" for r in results)
-    assert {r["spec"]["method_label"] for r in results} == {"ce", "kd", "hint", "crd", "crd-kd", "dkd"}
+    assert len(results) == 3 * 15 + 3 * 3 and all(r["status"] == "ok" for r in results)
+    assert {r["spec"]["method_label"] for r in results} == {
+        "ce", "kd", "hint", "crd", "crd-kd", "dkd", "at", "sp", "cc", "vid", "rkd", "pkt", "ft", "nst",
+        "dist", "lskd", "label-smoothing", "tf-kd"}
     light = [r for r in results if r["spec"]["student_label"] == "shufflenetv2"]
     assert {r["spec"]["recipe"]["lr"] for r in light} == {0.01}
