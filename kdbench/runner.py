@@ -23,6 +23,7 @@ from kdbench.build import build_distiller, build_model, count_parameters
 from kdbench.data.split import Split
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
+from kdbench.engine.precision import autocast
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
 from kdbench.execution.context import Worker
@@ -116,7 +117,7 @@ class _Run:
         bar = self.report.epochs(describe(spec), spec.recipe.epochs)
         with self.worker.loggers.student(spec, bar) as on_epoch:
             history = fit(distiller, train, spec.recipe, spec.seed, self.device, test=test,
-                          checkpoint=checkpoint, on_epoch=on_epoch)
+                          checkpoint=checkpoint, on_epoch=on_epoch, options=self.worker.context.engine)
         train_s = time.perf_counter() - fit_began
         metrics = {name: self._metrics(student, teacher, name, split)
                    for name, split in (("test", test), ("train", train))}
@@ -149,14 +150,16 @@ class _Run:
                  split: Split) -> dict[str, float | None]:
         spec, memo = self.spec, self.worker.teacher_logits
         batch = spec.recipe.eval_batch_size
-        student_logits = predict(student, split, batch, self.device)
+        with autocast(spec.recipe.precision, self.device):  # evaluated as it was trained
+            student_logits = predict(student, split, batch, self.device)
         teacher_logits = None
         if teacher is not None:
             data = spec.dataset if name == "test" else spec.distill_data
             limit = spec.test_limit if name == "test" else spec.train_limit
             key = (teacher.teacher_id, name, data.model_dump_json(), limit)
             if key not in memo:
-                memo[key] = predict(teacher.model, split, batch, self.device)
+                with autocast(spec.teacher.recipe.precision if spec.teacher else "fp32", self.device):
+                    memo[key] = predict(teacher.model, split, batch, self.device)
             teacher_logits = memo[key]
         return split_metrics(student_logits, split.labels, teacher_logits, split.label_mask)
 

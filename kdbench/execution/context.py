@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from kdbench.data.source import DataSource
+from kdbench.engine.step import DEFAULT_OPTIONS, EngineOptions
 from kdbench.loggers.group import LoggerGroup
 from kdbench.plugins import PluginManager, get_plugin_manager
 from kdbench.results import ResultStore
@@ -31,6 +32,7 @@ class Context:
     log: tuple[str, ...] = ()
     log_dir: Path = Path("runs")
     strict_plugins: bool = False
+    engine: EngineOptions = DEFAULT_OPTIONS
 
 
 @dataclass
