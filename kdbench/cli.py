@@ -155,10 +155,12 @@ def parser() -> argparse.ArgumentParser:
         description="Time the engine's own training step (the one `kdbench run` runs) on "
                     "randomly initialized networks, after --warmup steps timed apart, and print "
                     "images/s. Models and methods are NAME or NAME(key=value, ...).")
-    bench.add_argument("--teacher", required=True, metavar="MODEL", help="e.g. wrn-16-2, lenet5(width=2)")
-    bench.add_argument("--student", required=True, metavar="MODEL", help="e.g. wrn-16-1, lenet5")
+    bench.add_argument("--teacher", required=True, metavar="MODEL",
+                       help="e.g. wrn-16-2, lenet5(width=2) (required)")
+    bench.add_argument("--student", required=True, metavar="MODEL", help="e.g. wrn-16-1, lenet5 (required)")
     bench.add_argument("--dataset", required=True, metavar="NAME",
-                       help="the training split it reads (with --synthetic: random images of its shape)")
+                       help="the training split it reads (with --synthetic: random images of its "
+                            "shape) (required)")
     bench.add_argument("--method", default="kd", metavar="METHOD", help="e.g. kd(temperature=2)")
     bench.add_argument("--batch-size", type=int, default=128, help="images per step")
     bench.add_argument("--augment", type=_augment, default=("crop", "flip"),
