@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from kdbench.api import prepare
+from kdbench.api import run as run_track
 from kdbench.data.embedded import load_digits
 from kdbench.data.normalization import ImageParams
 from kdbench.engine.precision import check_precision
@@ -94,3 +95,20 @@ def test_precisions_a_device_cannot_run_are_one_line_errors(monkeypatch) -> None
     monkeypatch.setattr(torch.amp, "is_autocast_available", lambda device_type: False)
     with pytest.raises(KdbenchError, match="^precision bf16-mixed: torch has no autocast on cpu"):
         check_precision("bf16-mixed", CPU)
+
+
+@pytest.mark.slow
+def test_a_bf16_mixed_run_is_its_own_result_within_a_few_points_of_fp32(tmp_path, tiny_track,
+                                                                       write_track) -> None:
+    tiny_track.update(teachers=tiny_track["teachers"][:1], methods=[{"name": "kd"}], seeds=[0])
+    path = write_track(tiny_track)
+    where = {"results": tmp_path / "results", "cache": tmp_path / "cache"}
+    plain = run_track(path, **where)
+    (mixed,) = run_track(path, precision="bf16-mixed", **where)
+    assert mixed.run_id != plain[0].run_id and mixed.spec.recipe.precision == "bf16-mixed"
+    assert mixed.spec.teacher is not None and mixed.spec.teacher.recipe.precision == "bf16-mixed"
+    for split in ("test", "train"):
+        for name in ("student_acc", "teacher_acc", "agreement"):
+            value = mixed.metrics[split][name]
+            assert value is not None and abs(value - plain[0].metrics[split][name]) < 5, (split, name)
+        assert math.isfinite(mixed.metrics[split]["kl"])
