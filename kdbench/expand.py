@@ -63,10 +63,21 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                    "teacher": {label: (model, ensembles[label]) for label, model in teachers.items()
                                if ref.teachers is None or label in ref.teachers} if needs_teacher else {}}
             check.taps(pm, resolved, ("methods", i), met)
-        methods.append((ref, resolved, needs_teacher))
+        variants: dict[tuple[str | None, str], Ref | None] = {}
+        for j, override in enumerate(ref.pair_params):
+            loc = ("methods", i, "pair_params", j)
+            variant = check.ref(pm.methods, Ref(name=ref.name, params={**ref.params, **override.params}),
+                                loc, context) if context and resolved is not None else None
+            if variant is not None:
+                check.taps(pm, variant, loc, met)
+            variants[(override.teacher, override.student)] = variant
+        methods.append((ref, resolved, needs_teacher, variants))
     if track.teachers and track.teacher_data and not track.teacher_data.labels:
         check.problems.append(f"{where(('teacher_data', 'labels'), check.root)}: teachers train on "
                               "labels; with labels: false they would learn nothing")
+    student_recipes = {track.student_label(s): check.entry_recipe(track.student_recipe, student_recipe,
+                                                                  s.recipe, ("students", i, "recipe"))
+                       for i, s in enumerate(track.students) if student_recipe}
     recipes = {track.teacher_label(t): check.entry_recipe(track.teacher_recipe, teacher_recipe, t.recipe,
                                                           ("teachers", i, "recipe"))
                for i, t in enumerate(track.teachers) if track.teacher_recipe and teacher_recipe}
@@ -79,11 +90,14 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
 
     runs: list[RunSpec] = []
     for seed in seeds or spend.seeds or track.seeds:
-        for ref, method, needs_teacher in methods:
-            pairs: list[tuple[TeacherEntry | None, StudentEntry]] = [(t, s) for t, s in track.pairings()
-                     if ref.teachers is None or track.teacher_label(t) in ref.teachers]
+        for ref, method, needs_teacher, variants in methods:
+            pairs: list[tuple[TeacherEntry | None, StudentEntry]] = [
+                (t, s) for t, s in track.pairings(budget)
+                if ref.teachers is None or track.teacher_label(t) in ref.teachers]
             if not needs_teacher:
-                pairs = [(None, s) for s in track.students]
+                kept = {track.student_label(s) for _, s in track.pairings(budget)}
+                pairs = [(None, s) for s in track.students
+                         if spend.pairs is None or track.student_label(s) in kept]
             for teacher_entry, student_entry in pairs:
                 teacher = None
                 if teacher_entry is not None:
@@ -96,6 +110,8 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                         code=code_versions(pm, model=("models", teachers[name]),
                                            data=("datasets", teacher_data)))
                 student = students[track.student_label(student_entry)]
+                pair = (track.teacher_label(teacher_entry) if teacher_entry else None,
+                        track.student_label(student_entry))
                 data = student_data.get(track.student_label(student_entry), distill_data)
                 runs.append(RunSpec(
                     track=track.name, budget=budget, dataset=known(dataset),
@@ -104,9 +120,11 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                     teacher=teacher,
                     teacher_label=track.teacher_label(teacher_entry) if teacher_entry else None,
                     student=known(student), student_label=track.student_label(student_entry),
-                    method=known(method), method_label=track.method_label(ref), recipe=known(student_recipe),
+                    method=known(variants.get(pair, method)), method_label=track.method_label(ref),
+                    recipe=known(student_recipes[track.student_label(student_entry)]),
                     seed=seed,
                     protocol_version=track.protocol_version,
-                    code=code_versions(pm, method=("methods", method), student=("models", student),
+                    code=code_versions(pm, method=("methods", variants.get(pair, method)),
+                                       student=("models", student),
                                        dataset=("datasets", dataset), data=("datasets", data))))
     return runs

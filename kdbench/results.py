@@ -47,6 +47,7 @@ class RunResult(BaseModel):
     student_sha256: str | None = None
     teacher_params: int | None = None
     student_params: int | None = None
+    method_params: int | None = None  # the method's own trainable modules; None in older results
     timing: dict[str, float] = {}
     provenance: dict[str, Any] = {}
 

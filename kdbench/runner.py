@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from kdbench.build import build_distiller, build_model, count_parameters
+from kdbench.cost import method_parameters
 from kdbench.data.split import Split
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
@@ -129,7 +130,7 @@ class _Run:
             teacher_id=teacher.teacher_id if teacher else None,
             teacher_sha256=teacher.sha256 if teacher else None, student_sha256=student_sha256,
             teacher_params=count_parameters(teacher.model) if teacher else None,
-            student_params=count_parameters(student),
+            student_params=count_parameters(student), method_params=method_parameters(distiller),
             timing={"wall_s": time.perf_counter() - began, "train_s": train_s,
                     "images_per_s": images / max(epochs_s, 1e-9)},
             provenance=self._provenance())

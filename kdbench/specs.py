@@ -111,12 +111,28 @@ class DataRef(Ref):
     labels: bool = True
 
 
+class Pair(Strict):
+    """One teacher-student pairing, by label."""
+
+    teacher: str
+    student: str
+
+
+class PairParams(Pair):
+    """Parameters that replace a method's own for one teacher-student pair."""
+
+    params: dict[str, Any] = Field(min_length=1)
+
+
 class MethodRef(Ref):
     """A method in a track; ``label`` tells apart two entries of one method (kd at T=1 and T=4);
-    ``teachers`` limits it to the teachers with those labels (default: every teacher)."""
+    ``teachers`` limits it to the teachers with those labels (default: every teacher);
+    ``pair_params`` changes its parameters for some pairs (mdistiller's DKD beta per pair)."""
 
     label: str | None = None
     teachers: tuple[str, ...] | None = listed(None)
+    pair_params: tuple[PairParams, ...] = listed(description="parameters that replace the "
+                                                  "method's for these teacher-student pairs")
 
 
 ADDED_DEFAULTS: dict[str, Any] = {"precision": "fp32"}
@@ -203,6 +219,8 @@ class Budget(Strict):
     seeds: tuple[Seed, ...] | None = listed(None, min_length=1, description="replaces track seeds")
     models: dict[str, Ref] = Field(default_factory=dict,
                                    description="teacher or student label to the model it uses here")
+    pairs: tuple[Pair, ...] | None = listed(None, min_length=1, description="only these of the "
+                                            "track's pairs, and their students (default: all)")
 
     @field_validator("seeds")
     @classmethod
@@ -282,18 +300,15 @@ def entry_recipe(track_recipe: Recipe, budgeted: Recipe, entry: BaseModel | None
 
 class StudentEntry(Strict):
     """A student of the track; ``distill_data`` replaces the track's for this student (Stanton's
-    students distilled on 25, 50 or 100% of EMNIST)."""
+    students distilled on 25, 50 or 100% of EMNIST); ``recipe`` patches the student recipe for it
+    alone, combined with a budget's as a teacher entry's is (``entry_recipe``)."""
 
     model: Ref
     label: str | None = None
     distill_data: DataRef | None = None
-
-
-class Pair(Strict):
-    """One teacher-student pairing, by label."""
-
-    teacher: str
-    student: str
+    recipe: RecipePatch | None = Field(  # type: ignore[valid-type]
+        None, description="this student's own changes to the student recipe (RepDistiller's lr "
+        "0.01 for MobileNet and ShuffleNet students)")
 
 
 class Reference(Strict):
@@ -471,13 +486,19 @@ class TrackSpec(Strict):
             return "teachers: one per seed"
         return f"teachers: seed {self.teacher_seed}"
 
-    def pairings(self) -> list[tuple[TeacherEntry, StudentEntry]]:
-        """The (teacher, student) pairs, in track order."""
+    def pairings(self, budget: str | None = None) -> list[tuple[TeacherEntry, StudentEntry]]:
+        """The (teacher, student) pairs, in track order; at ``budget``, those its ``pairs`` keep."""
         teachers = {self.teacher_label(t): t for t in self.teachers}
         students = {self.student_label(s): s for s in self.students}
         if self.pairs is None:
-            return [(t, s) for s in self.students for t in self.teachers]
-        return [(teachers[p.teacher], students[p.student]) for p in self.pairs]
+            found = [(t, s) for s in self.students for t in self.teachers]
+        else:
+            found = [(teachers[p.teacher], students[p.student]) for p in self.pairs]
+        kept = self.budgets[budget].pairs if budget in self.budgets else None
+        if kept is None:
+            return found
+        chosen = {(p.teacher, p.student) for p in kept}
+        return [(t, s) for t, s in found if (self.teacher_label(t), self.student_label(s)) in chosen]
 
     @field_validator("teachers", "students", "methods")
     @classmethod
@@ -520,11 +541,17 @@ class TrackSpec(Strict):
             unknown = sorted(set(method.teachers or ()) - teachers)
             if unknown:
                 raise ValueError(f"method {self.method_label(method)!r}: no teacher labelled {unknown[0]!r}")
+            _check_pair_params(self, method)
+        pairings = {(self.teacher_label(t), self.student_label(s)) for t, s in self.pairings()}
         for name, budget in self.budgets.items():
             unknown = sorted(set(budget.models) - labels)
             if unknown:
                 raise ValueError(f"budgets.{name}.models: no teacher or student labelled "
                                  f"{unknown[0]!r}")
+            strange = [p for p in budget.pairs or () if (p.teacher, p.student) not in pairings]
+            if strange:
+                raise ValueError(f"budgets.{name}.pairs: {strange[0].teacher} -> {strange[0].student} "
+                                 "is not one of the track's pairs")
         return self
 
     @model_validator(mode="after")
@@ -536,6 +563,22 @@ class TrackSpec(Strict):
                                  loc=loc, input=None)
                 for loc, message in problems])
         return self
+
+
+def _check_pair_params(track: TrackSpec, method: MethodRef) -> None:
+    """Each of ``method``'s ``pair_params`` names, once, a pair the method runs."""
+    runs = {(track.teacher_label(t), track.student_label(s)) for t, s in track.pairings()
+            if method.teachers is None or track.teacher_label(t) in method.teachers}
+    seen: set[tuple[str, str]] = set()
+    for entry in method.pair_params:
+        pair = (entry.teacher, entry.student)
+        if pair not in runs:
+            raise ValueError(f"method {track.method_label(method)!r}: pair_params names "
+                             f"{entry.teacher} -> {entry.student}, which is not one of its pairs")
+        if pair in seen:
+            raise ValueError(f"method {track.method_label(method)!r}: pair_params names "
+                             f"{entry.teacher} -> {entry.student} twice")
+        seen.add(pair)
 
 
 MEMBER_SEED_STRIDE = 1000

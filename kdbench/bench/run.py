@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from kdbench.bench.data import synthetic, training_split
 from kdbench.bench.refs import parse_ref
 from kdbench.build import build_distiller, build_model
+from kdbench.cost import TeacherForwards
 from kdbench.data import Batch
 from kdbench.data.split import Split
 from kdbench.engine.optim import make_optimizer
@@ -117,18 +117,6 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-class _Counter:
-    """Images through a module's forward (a forward pre-hook)."""
-
-    def __init__(self, module: nn.Module | None):
-        self.images = 0
-        if module is not None:
-            module.register_forward_pre_hook(self._count)
-
-    def _count(self, module: nn.Module, inputs: tuple[Any, ...]) -> None:
-        self.images += len(inputs[0])
-
-
 def bench(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> BenchResult:
     """Build the networks and the engine's step as ``fit`` does, run ``warmup`` steps, then time
     ``steps`` steps (batches drawn and augmented inside the timing, as in training)."""
@@ -161,19 +149,21 @@ def bench(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> BenchRe
     step = TrainStep(distiller, make_optimizer(distiller.trainable_parameters(), recipe),
                      settings.precision, device, options)
     batches = _batches(data, recipe, torch.Generator().manual_seed(settings.seed))
-    counter = _Counter(distiller.teacher)
+    forwards = TeacherForwards(distiller.teacher)
     distiller.train()
     with step.layout():
         began = time.perf_counter()
         for _ in range(settings.warmup):
             step(next(batches), 0)
         _synchronize(device)
-        warmup_s, counter.images, times = time.perf_counter() - began, 0, []
+        warmup_s, times = time.perf_counter() - began, []
+        forwards.take()
         for _ in range(settings.steps):
             began = time.perf_counter()
             step(next(batches), 0)
             _synchronize(device)
             times.append(time.perf_counter() - began)
-    images = settings.steps * settings.batch_size
-    return BenchResult(settings, images / sum(times), counter.images / images, warmup_s, sum(times),
+    images, teacher_images = settings.steps * settings.batch_size, forwards.take()
+    forwards.close()
+    return BenchResult(settings, images / sum(times), teacher_images / images, warmup_s, sum(times),
                        statistics.median(times), str(device), describe(device))

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from kdbench.cost import TeacherForwards
 from kdbench.data.split import Split
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import accuracy
@@ -102,6 +103,7 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
     generator = torch.Generator().manual_seed(seed)
     step = TrainStep(distiller, optimizer, recipe.precision, device, options)
     start, history = _start(checkpoint, distiller, optimizer, generator, device, step.scaler)
+    forwards = TeacherForwards(distiller.teacher)  # what each epoch actually ran the teacher on
     for epoch in range(start, recipe.epochs):
         torch.manual_seed(seed * 100_003 + epoch)  # dropout and the like, repeatable on resume
         set_lr(optimizer, lr_at(recipe, epoch))
@@ -122,7 +124,7 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
         entry: dict[str, Any] = {
             "epoch": epoch, "lr": lr_at(recipe, epoch), "teacher": distiller.uses_teacher(epoch),
             "loss": {name: float(total) / max(seen, 1) for name, total in sums.items()},
-            "images": seen, "seconds": time.perf_counter() - began,
+            "images": seen, "teacher_images": forwards.take(), "seconds": time.perf_counter() - began,
         }
         last = epoch == recipe.epochs - 1
         if test is not None and ((epoch + 1) % recipe.eval_every == 0 or last):
@@ -136,4 +138,5 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
             _save(checkpoint, epoch, distiller, optimizer, generator, history, step.scaler)
         if on_epoch is not None:
             on_epoch(epoch, entry)
+    forwards.close()
     return history

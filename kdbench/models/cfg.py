@@ -18,10 +18,12 @@ class ModelCfg:
     """``classifier``: module path of the layer that outputs the logits (timm's
     ``pretrained_cfg['classifier']``). ``hint_tap``: the feature tap FitNets' ``hint`` reads by
     default, the middle stage's output (RepDistiller's and mdistiller's ``hint_layer`` 2); None when
-    the model has no such stage."""
+    the model has no such stage. ``stage_taps``: the taps of its stages after the stem, which AT,
+    NST and VID read by default (RepDistiller's ``feat[1:-1]``); None: every tap that gives a map."""
 
     classifier: str
     hint_tap: str | None = None
+    stage_taps: tuple[str, ...] | None = None
 
 
 def model_cfg(model: nn.Module) -> ModelCfg | None:

@@ -11,7 +11,8 @@ CIFAR experiments (the input subsampled by the stride, extra channels zero: no p
 option B for ``resnet{depth}x4``, as in RepDistiller (a 1x1 convolution and BN). The ``shortcut``
 parameter picks either; RepDistiller's ``resnet{depth}`` numbers used option B. The ImageNet
 depths 18, 34, 50, 101 and 152 are refused with a pointer to ``torchvision/`` and ``timm/``, so
-``resnet50`` never silently means a CIFAR network.
+``resnet50`` never silently means a CIFAR network; ``resnet50-cifar`` (``resnet_imagenet_cifar``) is
+RepDistiller's ImageNet layout with a CIFAR stem.
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def resnet_blocks(name: str, params: ResNetParams | None = None) -> int:
     depth = int(parse_name(PATTERN, name, "CIFAR ResNet")["depth"])
     if depth in IMAGENET_DEPTHS:
         raise KdbenchError(f"{name}: CIFAR ResNets have depth 6n+2 (20, 32, 44, 56, 110); for the "
-                           f"ImageNet ResNet-{depth} use torchvision/resnet{depth} or timm/resnet{depth}")
+                           f"ImageNet ResNet-{depth} use torchvision/resnet{depth} or timm/resnet{depth}, "
+                           f"or resnet{depth}-cifar for its layout with a CIFAR stem")
     return _blocks(name, depth)
 
 

@@ -35,7 +35,8 @@ class VGG(nn.Sequential):
     the classifier."""
 
     feature_taps = {**{f"stage{i}": f"stage{i}" for i in range(1, 6)}, "penultimate": "pool"}
-    model_cfg = ModelCfg(classifier="fc", hint_tap="stage3")  # RepDistiller's vgg feats[2]: block2
+    model_cfg = ModelCfg(classifier="fc", hint_tap="stage3",  # RepDistiller's vgg feats[2]: block2
+                         stage_taps=("stage2", "stage3", "stage4", "stage5"))  # feats[1:-1]: block1-4
 
     def __init__(self, stages: tuple[tuple[int, ...], ...], in_channels: int = 3,
                  image_size: int = 32, num_classes: int = 10):

@@ -13,9 +13,10 @@ from kdbench.testing import check_method
 
 from .conftest import run_smoke, smoke_track
 
-BUILTIN = ["ce", "kd", "eskd", "hint", "crd"]
+FEATURE = ["at", "sp", "rkd", "pkt", "vid", "nst", "cc", "ft"]
+BUILTIN = ["ce", "kd", "eskd", "hint", "crd", *FEATURE]
 WITHOUT_LABELS = {"kd": {"ce_weight": 0.0}, "hint": {"ce_weight": 0.0}, "crd": {"ce_weight": 0.0},
-                  "dkd": {"ce_weight": 0.0}}
+                  "dkd": {"ce_weight": 0.0}, **{name: {"ce_weight": 0.0} for name in FEATURE}}
 
 
 def installed_methods() -> list[str]:

@@ -19,10 +19,14 @@ from kdbench.models.cfg import ModelCfg, model_cfg
 
 FAMILIES = {"lenet5": "lenet5", "mlp": "mlp", "wrn": "wrn-10-1", "resnet": "resnet8",
             "resnet-x4": "resnet8x4", "preresnet": "preresnet8", "vgg": "vgg8",
-            "torchvision": "torchvision/resnet18", "timm": "timm/resnet18"}  # the smallest of each
+            "torchvision": "torchvision/resnet18", "timm": "timm/resnet18",
+            "mobilenetv2": "mobilenetv2-w0.5", "shufflenetv1": "shufflenetv1",
+            "shufflenetv2": "shufflenetv2", "resnet-cifar": "resnet18-cifar"}  # the smallest of each
 HINT_TAPS = {"lenet5": "conv2", "mlp": "hidden0", "wrn": "stage2", "resnet": "stage2",
              "resnet-x4": "stage2", "preresnet": "stage2", "vgg": "stage3",
-             "torchvision": "stage2", "timm": "stage2"}  # RepDistiller's hint_layer 2
+             "torchvision": "stage2", "timm": "stage2", "mobilenetv2": "stage2",
+             "shufflenetv1": "stage2", "shufflenetv2": "stage2",
+             "resnet-cifar": "stage2"}  # RepDistiller's hint_layer 2
 
 
 def test_every_builtin_family_is_covered() -> None:

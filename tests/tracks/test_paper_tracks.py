@@ -10,7 +10,8 @@ from kdbench.expand import expand
 from kdbench.plugins import get_plugin_manager
 from kdbench.specfile import load_track_file
 
-PAPER_TRACKS = ("capacity-gap", "eskd-imagenet", "fidelity-mnist", "fidelity-emnist", "fidelity-cifar100")
+PAPER_TRACKS = ("capacity-gap", "eskd-imagenet", "fidelity-mnist", "fidelity-emnist", "fidelity-cifar100",
+                "cifar100-pairs")
 
 
 def track(name: str):
