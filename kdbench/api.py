@@ -13,6 +13,7 @@ from typing import Any
 
 from kdbench import paths
 from kdbench.engine import distributed
+from kdbench.engine.step import DEFAULT_OPTIONS, EngineOptions
 from kdbench.errors import KdbenchError, SpecError
 from kdbench.execution import ddp
 from kdbench.execution.context import Context
@@ -48,12 +49,16 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
             cache: str | os.PathLike[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
             device: str = "auto", download: bool = False, rerun: bool = False,
             reuse_stale: bool = False, log: Sequence[str] = (), log_dir: str | os.PathLike[str] = "runs",
-            strict_plugins: bool = False) -> Sweep:
+            strict_plugins: bool = False, precision: str | None = None,
+            engine: EngineOptions = DEFAULT_OPTIONS) -> Sweep:
     """Load, override, validate and expand ``track`` (an installed track's name or a YAML file),
     choose its executor and check its data: every problem a user can fix is a ``KdbenchError``
     here, before anything trains. Under torchrun, join the process group: each run trains on
-    every rank (DDP) and ranks other than 0 print nothing."""
+    every rank (DDP) and ranks other than 0 print nothing. ``precision`` sets every recipe's
+    (``--precision``); ``engine`` says how steps run (memory format, ``torch.compile``)."""
     from kdbench.data.source import DataSource
+    from kdbench.engine.precision import precision_overrides
+    from kdbench.engine.step import check_options
     from kdbench.expand import expand
     from kdbench.loggers.group import LoggerGroup
     from kdbench.overrides import parse_overrides
@@ -69,6 +74,9 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     LoggerGroup.from_names(pm, log, Path(log_dir))
     path = track_path(os.fspath(track), pm)
     spec, root = load_track_file(path, parsed)
+    if precision is not None:
+        parsed = (*parsed, *precision_overrides(precision, spec))
+        spec, root = load_track_file(path, parsed)
     runs = expand(spec, budget, pm, seeds=tuple(seeds) if seeds is not None else None,
                   source=str(path), root=root)
     chosen = choose(pm, executor, dict(executor_options or {}))
@@ -76,12 +84,15 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
         ddp.check(group, executor, dict(executor_options or {}), runs, pm)
         chosen, device, log = ddp.DistributedExecutor(group), distributed.device_for(group, device), \
             log if group.main else ()
-    resolve_device(device)
+    resolved = resolve_device(device)
+    precisions = {r.recipe.precision for r in runs} | {r.teacher.recipe.precision for r in runs if r.teacher}
+    for wanted in sorted(precisions | {"fp32"}):
+        check_options(engine, wanted, resolved)
     context = Context(results=Path(results) if results is not None else results_dir(None),
                       cache=Path(cache) if cache is not None else paths.cache_dir(),
                       data_dir=Path(data_dir) if data_dir is not None else paths.data_dir(),
                       device=device, download=download, rerun=rerun, log=tuple(log),
-                      log_dir=Path(log_dir), strict_plugins=strict_plugins, group=group)
+                      log_dir=Path(log_dir), strict_plugins=strict_plugins, group=group, engine=engine)
     problems = data_problems(runs, DataSource(pm, context.data_dir, download=download))
     if problems:
         raise SpecError(str(path), problems)

@@ -152,6 +152,37 @@ def parser() -> argparse.ArgumentParser:
                      help="worker processes of the local executor (spawned; CPU threads split "
                           "between them, one GPU each) (default: 1, in this process)")
 
+    run.add_argument("--precision", choices=PRECISION_CHOICES,
+                     help="train and evaluate every network at this precision: --set "
+                          "student_recipe.precision=P (and teacher_recipe's) (default: the track's)")
+    _engine_options(run)
+
+    bench = sub.add_parser(
+        "bench", help="time steady-state distillation steps of the engine (images/s)",
+        description="Time the engine's own training step (the one `kdbench run` runs) on "
+                    "randomly initialized networks, after --warmup steps timed apart, and print "
+                    "images/s. Models and methods are NAME or NAME(key=value, ...).")
+    bench.add_argument("--teacher", required=True, metavar="MODEL",
+                       help="e.g. wrn-16-2, lenet5(width=2) (required)")
+    bench.add_argument("--student", required=True, metavar="MODEL", help="e.g. wrn-16-1, lenet5 (required)")
+    bench.add_argument("--dataset", required=True, metavar="NAME",
+                       help="the training split it reads (with --synthetic: random images of its "
+                            "shape) (required)")
+    bench.add_argument("--method", default="kd", metavar="METHOD", help="e.g. kd(temperature=2)")
+    bench.add_argument("--batch-size", type=int, default=128, help="images per step")
+    bench.add_argument("--augment", type=_augment, default=("crop", "flip"),
+                       help="crop, flip, crop,flip or none (default: crop,flip)")
+    bench.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32",
+                       help="the recipe's precision")
+    _engine_options(bench)
+    bench.add_argument("--device", type=_device, default="auto", help=DEVICES)
+    bench.add_argument("--steps", type=int, default=20, help="timed steps")
+    bench.add_argument("--warmup", type=int, default=3, help="steps before the timing (compilation included)")
+    bench.add_argument("--synthetic", action="store_true",
+                       help="random uint8 images of the data set's shape instead of its files")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
+
     ls = sub.add_parser("list", help="list installed methods, models, datasets, tracks, loggers, "
                         "executors or probes")
     ls.add_argument("kind", nargs="?",
@@ -246,6 +277,43 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+PRECISION_CHOICES = ("fp32", "bf16-mixed", "fp16-mixed")
+
+
+def _augment(text: str) -> tuple[str, ...]:
+    """``crop,flip`` -> ("crop", "flip"); ``none`` -> ()."""
+    parts = tuple(part.strip() for part in text.split(","))
+    if parts == ("none",):
+        return ()
+    unknown = [part for part in parts if part not in ("crop", "flip")]
+    if unknown or len(set(parts)) != len(parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: use crop, flip, crop,flip or none")
+    return parts
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    """How the engine runs its steps; results are the same up to float error."""
+    p.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",
+                   help="torch.compile each distiller (backend inductor, or aot_eager, eager) "
+                        "(default: eager, not compiled)")
+    p.add_argument("--memory-format", choices=["auto", "channels_last", "contiguous"], default="auto",
+                   help="layout of images and conv weights; auto: channels_last for conv nets on CUDA")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from kdbench import paths
+    from kdbench.bench import BenchSettings, bench
+
+    settings = BenchSettings(teacher=args.teacher, student=args.student, dataset=args.dataset,
+                             method=args.method, batch_size=args.batch_size, augment=args.augment,
+                             precision=args.precision, compile=args.compile,
+                             memory_format=args.memory_format, device=args.device,
+                             steps=args.steps, warmup=args.warmup, synthetic=args.synthetic)
+    result = bench(_pm(args), settings, args.data_dir or paths.data_dir())
+    print(json.dumps(result.as_json()) if args.json else result.summary())
+    return 0
+
+
 def _pm(args: argparse.Namespace) -> PluginManager:
     from kdbench.plugins import get_plugin_manager
 
@@ -254,6 +322,7 @@ def _pm(args: argparse.Namespace) -> PluginManager:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from kdbench.api import prepare
+    from kdbench.engine.step import EngineOptions
     from kdbench.execution.config import read_executor_config
     from kdbench.execution.executors import parse_options
     from kdbench.execution.launch import torchrun
@@ -283,7 +352,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                        executor_options=options, results=results_dir(args.results),
                        cache=args.cache_dir, data_dir=args.data_dir, device=args.device,
                        download=args.download, rerun=args.rerun, reuse_stale=args.reuse_stale,
-                       log=args.log, log_dir=args.log_dir, strict_plugins=args.strict_plugins)
+                       log=args.log, log_dir=args.log_dir, strict_plugins=args.strict_plugins,
+                       precision=args.precision,
+                       engine=EngineOptions(memory_format=args.memory_format, compile=args.compile))
     if args.nproc_per_node is not None and args.nproc_per_node != 1 and not args.plan:
         if args.nproc_per_node < 1:
             raise KdbenchError(f"--nproc-per-node {args.nproc_per_node}: give 1 or more processes")
@@ -583,7 +654,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "validate": cmd_validate,
-            "schema": cmd_schema, "leaderboard": cmd_leaderboard, "verify": cmd_verify, "doctor": cmd_doctor}
+            "schema": cmd_schema, "leaderboard": cmd_leaderboard, "verify": cmd_verify, "doctor": cmd_doctor,
+            "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from kdbench.cost import method_parameters
 from kdbench.data.split import Split
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
+from kdbench.engine.precision import autocast
 from kdbench.engine.teacher_logits import LogitsTable, can_serve
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
@@ -122,7 +123,8 @@ class _Run:
         bar = self.report.epochs(describe(spec), spec.recipe.epochs)
         with self.worker.loggers.student(spec, bar) as on_epoch:
             history = fit(distiller, train, spec.recipe, spec.seed, self.device, test=test,
-                          checkpoint=checkpoint, on_epoch=on_epoch, group=self.worker.context.group)
+                          checkpoint=checkpoint, on_epoch=on_epoch, group=self.worker.context.group,
+                          options=self.worker.context.engine)
         train_s = time.perf_counter() - fit_began
         metrics = {name: self._metrics(student, teacher, name, split)
                    for name, split in (("test", test), ("train", train))}
@@ -154,7 +156,8 @@ class _Run:
 
     def _metrics(self, student: nn.Module, teacher: Teacher | None, name: str,
                  split: Split) -> dict[str, float | None]:
-        student_logits = predict(student, split, self.spec.recipe.eval_batch_size, self.device)
+        with autocast(self.spec.recipe.precision, self.device):  # evaluated as it was trained
+            student_logits = predict(student, split, self.spec.recipe.eval_batch_size, self.device)
         teacher_logits = self._teacher_logits(teacher, name, split) if teacher is not None else None
         return split_metrics(student_logits, split.labels, teacher_logits, split.label_mask)
 

@@ -15,9 +15,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     create_model,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
@@ -149,6 +151,8 @@ def probe_metric(key: str) -> bool:
     label and the installed probe the value."""
     parts = key.split(".")
     return len(parts) == 3 and parts[0] in SPLITS and all(parts[1:])
+ADDED_DEFAULTS: dict[str, Any] = {"precision": "fp32"}
+"""Recipe fields added after results were published, with the default that keeps them out of ids."""
 
 
 class Recipe(Strict):
@@ -174,6 +178,19 @@ class Recipe(Strict):
                               "wider than the images kdbench crops")
     eval_every: Epochs = Field(1, gt=0, description="evaluate on the test split every N epochs "
                                "(at most 10,000, the most epochs)")
+    precision: Literal["fp32", "bf16-mixed", "fp16-mixed"] = Field(
+        "fp32", description="fp32, or training and evaluation under torch.autocast to bfloat16 or "
+        "float16 (with a gradient scaler); part of the run id")
+
+    @model_serializer(mode="wrap")
+    def _without_added_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Fields added after results were published are left out at their default, so that a
+        recipe that sets none of them keeps its run and teacher ids."""
+        data: dict[str, Any] = handler(self)
+        for name, default in ADDED_DEFAULTS.items():
+            if data.get(name) == default:
+                del data[name]
+        return data
 
     @model_validator(mode="after")
     def _check_milestones(self) -> Recipe:

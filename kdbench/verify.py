@@ -23,6 +23,7 @@ from kdbench.data.source import DataSource
 from kdbench.data.split import Split
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
+from kdbench.engine.precision import autocast
 from kdbench.errors import DataNotFoundError, KdbenchError
 from kdbench.plugins import PluginManager
 from kdbench.results import ResultStore, RunResult
@@ -144,9 +145,13 @@ def check(pm: PluginManager, result: RunResult, path: Path, data: DataSource,
     student = load_student(pm, result, student_weights(path), splits["test"])
     batch = spec.recipe.eval_batch_size
     for split, examples in splits.items():
-        values = split_metrics(predict(student.to(device), examples, batch, device), examples.labels,
-                               predict(teacher, examples, batch, device) if teacher else None,
-                               examples.label_mask)
+        with autocast(spec.recipe.precision, device):  # evaluated as the run evaluated it
+            student_logits = predict(student.to(device), examples, batch, device)
+        teacher_logits = None
+        if teacher is not None and spec.teacher is not None:
+            with autocast(spec.teacher.recipe.precision, device):
+                teacher_logits = predict(teacher, examples, batch, device)
+        values = split_metrics(student_logits, examples.labels, teacher_logits, examples.label_mask)
         for name, value in values.items():
             recorded = result.metrics[split].get(name)
             if value is not None and recorded is not None and not close(name, recorded, value,

@@ -115,7 +115,7 @@ def option_help(text: str) -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("command", ["run", "show", "validate", "leaderboard", "verify"])
+@pytest.mark.parametrize("command", ["run", "show", "validate", "leaderboard", "verify", "bench"])
 def test_every_option_that_takes_a_value_states_its_default(capsys, monkeypatch, command) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     with pytest.raises(SystemExit):

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from kdbench.data.source import DataSource
 from kdbench.engine.distributed import Group
+from kdbench.engine.step import DEFAULT_OPTIONS, EngineOptions
 from kdbench.loggers.group import LoggerGroup
 from kdbench.plugins import PluginManager, get_plugin_manager
 from kdbench.results import ResultStore
@@ -33,6 +34,7 @@ class Context:
     log_dir: Path = Path("runs")
     strict_plugins: bool = False
     group: Group | None = None
+    engine: EngineOptions = DEFAULT_OPTIONS
 
     @property
     def writes(self) -> bool:

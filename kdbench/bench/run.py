@@ -1,0 +1,169 @@
+"""Time steady-state distillation steps of the engine: the ``TrainStep`` that ``fit`` runs, on
+the batches ``fit`` draws, with randomly initialized networks."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kdbench.bench.data import synthetic, training_split
+from kdbench.bench.refs import parse_ref
+from kdbench.build import build_distiller, build_model
+from kdbench.cost import TeacherForwards
+from kdbench.data import Batch
+from kdbench.data.split import Split
+from kdbench.engine.optim import make_optimizer
+from kdbench.engine.step import EngineOptions, TrainStep, check_options
+from kdbench.errors import KdbenchError
+from kdbench.machine import describe
+from kdbench.plugins import PluginManager
+from kdbench.resolve import Resolver
+from kdbench.specs import Recipe, Ref
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What to time: the networks and method (``name`` or ``name(key=value, ...)``), the data
+    and the engine's settings; ``warmup`` steps (compilation included) are timed apart."""
+
+    teacher: str
+    student: str
+    dataset: str
+    method: str = "kd"
+    batch_size: int = 128
+    augment: tuple[str, ...] = ("crop", "flip")
+    precision: str = "fp32"
+    compile: str | None = None
+    memory_format: str = "auto"
+    device: str = "auto"
+    steps: int = 20
+    warmup: int = 3
+    synthetic: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Throughput in steady state, the teacher forwards it took per trained image, and where."""
+
+    settings: BenchSettings
+    images_per_s: float
+    teacher_forwards_per_image: float
+    warmup_s: float
+    steady_s: float
+    step_s_median: float
+    device: str
+    hardware: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """One flat object: the figures, the machine and every setting."""
+        return {"images_per_s": self.images_per_s,
+                "teacher_forwards_per_image": self.teacher_forwards_per_image,
+                "warmup_s": self.warmup_s, "steady_s": self.steady_s,
+                "step_s_median": self.step_s_median, "device": self.device,
+                "torch": torch.__version__, "python": platform.python_version(),
+                "threads": torch.get_num_threads(), "hardware": self.hardware,
+                **{key: list(value) if isinstance(value, tuple) else value
+                   for key, value in asdict(self.settings).items() if key != "device"}}
+
+    def summary(self) -> str:
+        s = self.settings
+        return (f"{s.method}: {s.teacher} -> {s.student} on {s.dataset}"
+                f"{' (synthetic)' if s.synthetic else ''}, batch {s.batch_size}, "
+                f"augment {','.join(s.augment) or 'none'}, {s.precision}, "
+                f"{'compile ' + s.compile if s.compile else 'eager'}, {self.device}, "
+                f"{torch.get_num_threads()} threads: {self.images_per_s:,.0f} images/s "
+                f"({s.steps} steps, median {self.step_s_median * 1000:.1f} ms), "
+                f"{self.teacher_forwards_per_image:g} teacher forwards per image, "
+                f"warm-up {self.warmup_s:.2f} s ({s.warmup} steps)")
+
+
+def _resolved(pm: PluginManager, text: str, option: str, kind: str) -> Ref:
+    """``text`` as a checked ``Ref`` of ``kind`` (models or methods); a problem is one line."""
+    resolver = Resolver(option, None)
+    ref = resolver.ref(pm.catalog(kind), parse_ref(text, option), ())
+    if ref is None:
+        where, _, problem = resolver.problems[0].partition(": ")
+        raise KdbenchError(f"{option} {text}: {problem if where == 'name' else resolver.problems[0]}")
+    return ref
+
+
+def _check(settings: BenchSettings) -> None:
+    for name in ("batch_size", "steps"):
+        if getattr(settings, name) < 1:
+            raise KdbenchError(f"--{name.replace('_', '-')} {getattr(settings, name)}: give 1 or more")
+    if settings.warmup < 0:
+        raise KdbenchError(f"--warmup {settings.warmup}: give 0 or more")
+    unknown = [name for name in settings.augment if name not in ("crop", "flip")]
+    if unknown:
+        raise KdbenchError(f"--augment {unknown[0]!r}: use crop, flip, crop,flip or none")
+
+
+def _batches(data: Split, recipe: Recipe, generator: torch.Generator) -> Iterator[Batch]:
+    """Epoch after epoch of ``fit``'s batches."""
+    while True:
+        yield from data.train_batches(recipe.batch_size, generator, recipe.augment, recipe.crop_padding)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> BenchResult:
+    """Build the networks and the engine's step as ``fit`` does, run ``warmup`` steps, then time
+    ``steps`` steps (batches drawn and augmented inside the timing, as in training)."""
+    from kdbench.runner import resolve_device
+
+    _check(settings)
+    device = resolve_device(settings.device)
+    options = EngineOptions(memory_format=settings.memory_format,  # type: ignore[arg-type]
+                            compile=settings.compile)
+    check_options(options, settings.precision, device)
+    teacher_ref = _resolved(pm, settings.teacher, "--teacher", "models")
+    student_ref = _resolved(pm, settings.student, "--student", "models")
+    method_ref = _resolved(pm, settings.method, "--method", "methods")
+    examples = settings.batch_size * 4
+    data = (synthetic(settings.dataset, examples, settings.seed) if settings.synthetic
+            else training_split(pm, settings.dataset, data_dir))
+    if len(data) < settings.batch_size:
+        raise KdbenchError(f"--batch-size {settings.batch_size}: {settings.dataset} has only "
+                           f"{len(data)} training images")
+    torch.manual_seed(settings.seed)
+    teacher = build_model(pm, teacher_ref, data)
+    distiller = build_distiller(pm, method_ref, build_model(pm, student_ref, data), teacher)
+    data = data.to(device)
+    distiller.to(device)
+    distiller.prepare(data)
+    distiller.to(device)
+    recipe = Recipe.model_validate({"epochs": 1, "batch_size": settings.batch_size, "lr": 0.01,
+                                    "augment": settings.augment, "precision": settings.precision},
+                                   strict=False)
+    step = TrainStep(distiller, make_optimizer(distiller.trainable_parameters(), recipe),
+                     settings.precision, device, options)
+    batches = _batches(data, recipe, torch.Generator().manual_seed(settings.seed))
+    forwards = TeacherForwards(distiller.teacher)
+    distiller.train()
+    with step.layout():
+        began = time.perf_counter()
+        for _ in range(settings.warmup):
+            step(next(batches), 0)
+        _synchronize(device)
+        warmup_s, times = time.perf_counter() - began, []
+        forwards.take()
+        for _ in range(settings.steps):
+            began = time.perf_counter()
+            step(next(batches), 0)
+            _synchronize(device)
+            times.append(time.perf_counter() - began)
+    images, teacher_images = settings.steps * settings.batch_size, forwards.take()
+    forwards.close()
+    return BenchResult(settings, images / sum(times), teacher_images / images, warmup_s, sum(times),
+                       statistics.median(times), str(device), describe(device))

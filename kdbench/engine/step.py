@@ -1,0 +1,104 @@
+"""One training step of a distiller, the one ``fit`` and ``kdbench bench`` both run: memory format,
+autocast, the gradient scaler and, optionally, ``torch.compile``.
+
+``EngineOptions`` change how a step runs, not what it computes (beyond float error), so they are
+not part of run ids; a recipe's ``precision`` changes results and is.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from kdbench.data import Batch
+from kdbench.engine.precision import autocast, check_precision, grad_scaler
+from kdbench.errors import KdbenchError
+from kdbench.methods import Distiller
+
+MemoryFormat = Literal["auto", "channels_last", "contiguous"]
+MEMORY_FORMATS: tuple[str, ...] = ("auto", "channels_last", "contiguous")
+COMPILERS = ("g++", "c++", "clang++")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """``memory_format``: ``auto`` is channels_last for conv nets on CUDA, else contiguous (on
+    CPU channels_last measured no faster; see benchmarks/README.md). ``compile``: a torch.compile
+    backend (``inductor``, ``aot_eager``, ``eager``), or None to run eagerly."""
+
+    memory_format: MemoryFormat = "auto"
+    compile: str | None = None
+
+
+DEFAULT_OPTIONS = EngineOptions()
+
+
+def memory_format_for(model: nn.Module, device: torch.device, choice: str) -> torch.memory_format:
+    """The layout of ``model``'s 4-d tensors and of its input images under ``choice``."""
+    if choice == "channels_last":
+        return torch.channels_last
+    if choice == "contiguous":
+        return torch.contiguous_format
+    convolutional = any(isinstance(module, nn.Conv2d) for module in model.modules())
+    return torch.channels_last if device.type == "cuda" and convolutional else torch.contiguous_format
+
+
+def check_options(options: EngineOptions, precision: str, device: torch.device) -> None:
+    """A one-line ``KdbenchError`` for options this machine cannot run, before anything trains."""
+    check_precision(precision, device)
+    if options.memory_format not in MEMORY_FORMATS:
+        raise KdbenchError(f"memory format {options.memory_format!r}: use {', '.join(MEMORY_FORMATS)}")
+    backend = options.compile
+    if backend is None:
+        return
+    if not torch._dynamo.is_dynamo_supported():
+        raise KdbenchError(f"--compile: torch.compile does not support this Python "
+                           f"({torch.__version__}); run without --compile")
+    if backend not in torch._dynamo.list_backends(exclude_tags=()):
+        raise KdbenchError(f"--compile {backend}: not a torch.compile backend; use one of "
+                           f"{', '.join(torch._dynamo.list_backends())}, aot_eager or eager")
+    if backend == "inductor" and device.type == "cpu" and not any(map(shutil.which, COMPILERS)):
+        raise KdbenchError("--compile: inductor on CPU needs a C++ compiler (g++ or clang++) and "
+                           "none is on PATH; install one, or use --compile aot_eager")
+
+
+class TrainStep:
+    """Forward under autocast, backward through the gradient scaler, optimizer step; returns the
+    method's named loss terms. Build it after the optimizer, on the device it trains on."""
+
+    def __init__(self, distiller: Distiller, optimizer: torch.optim.Optimizer, precision: str,
+                 device: torch.device, options: EngineOptions = DEFAULT_OPTIONS):
+        self.distiller, self.optimizer, self.precision, self.device = distiller, optimizer, precision, device
+        self.memory_format = memory_format_for(distiller, device, options.memory_format)
+        self.scaler = grad_scaler(precision, device)
+        self.forward: Callable[[Batch, int], dict[str, Tensor]] = distiller
+        if options.compile is not None:
+            self.forward = torch.compile(distiller, backend=options.compile)
+
+    def __call__(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
+        if self.memory_format is not torch.contiguous_format:
+            batch = batch._replace(images=batch.images.contiguous(memory_format=self.memory_format))
+        with autocast(self.precision, self.device):
+            terms = self.forward(batch, epoch)
+            loss: Tensor = sum(terms.values())  # type: ignore[assignment]  # a method returns terms
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return terms
+
+    @contextmanager
+    def layout(self) -> Iterator[None]:
+        """The distiller in the step's memory format inside, contiguous again after (what
+        safetensors saves and evaluation reads)."""
+        self.distiller.to(memory_format=self.memory_format)
+        try:
+            yield
+        finally:
+            self.distiller.to(memory_format=torch.contiguous_format)

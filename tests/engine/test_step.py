@@ -1,0 +1,77 @@
+"""The engine's step: its memory format and torch.compile change how it runs, not what it learns
+(to float tolerance), and options this machine cannot run are one-line errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+from torch import nn
+
+from kdbench.data.embedded import load_digits
+from kdbench.data.normalization import ImageParams
+from kdbench.engine.step import EngineOptions, check_options, memory_format_for
+from kdbench.engine.train import fit
+from kdbench.errors import KdbenchError
+from kdbench.methods.ce import CE, CEParams
+from kdbench.models.mlp import MLP
+from kdbench.specs import Recipe
+
+CPU = torch.device("cpu")
+RECIPE = Recipe(epochs=2, batch_size=64, lr=0.05, milestones=(1,))
+
+
+def small_convnet() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(4 * 8 * 8, 10))
+
+
+def test_auto_is_channels_last_for_conv_nets_on_cuda_only() -> None:
+    cuda = torch.device("cuda")
+    assert memory_format_for(small_convnet(), cuda, "auto") is torch.channels_last
+    assert memory_format_for(small_convnet(), CPU, "auto") is torch.contiguous_format
+    assert memory_format_for(MLP(64, 10, (8,)), cuda, "auto") is torch.contiguous_format
+    assert memory_format_for(MLP(64, 10, (8,)), CPU, "channels_last") is torch.channels_last
+    assert memory_format_for(small_convnet(), cuda, "contiguous") is torch.contiguous_format
+
+
+def trained(options: EngineOptions) -> tuple[nn.Module, list[dict]]:
+    model = small_convnet()
+    data = load_digits(ImageParams(), "train").limit(128)
+    history = fit(CE(model, None, CEParams()), data, RECIPE, 0, CPU, options=options)
+    return model, history
+
+
+def test_channels_last_learns_the_same_and_leaves_the_weights_contiguous() -> None:
+    plain_model, plain = trained(EngineOptions(memory_format="contiguous"))
+    model, history = trained(EngineOptions(memory_format="channels_last"))
+    for a, b in zip(plain, history, strict=True):
+        assert a["loss"]["ce"] == pytest.approx(b["loss"]["ce"], rel=1e-4)
+    weight = model[0].weight
+    assert weight.is_contiguous()  # what safetensors can save, after training
+    assert torch.allclose(weight, plain_model[0].weight, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_compiled_steps_learn_what_eager_steps_learn() -> None:
+    _, plain = trained(EngineOptions())
+    _, compiled = trained(EngineOptions(compile="eager"))
+    for a, b in zip(plain, compiled, strict=True):
+        assert a["loss"]["ce"] == pytest.approx(b["loss"]["ce"], rel=1e-4)
+
+
+def test_compile_that_cannot_work_is_a_one_line_error(monkeypatch) -> None:
+    with pytest.raises(KdbenchError, match="^--compile nope: not a torch.compile backend; use one of "):
+        check_options(EngineOptions(compile="nope"), "fp32", CPU)
+    check_options(EngineOptions(compile="aot_eager"), "fp32", CPU)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(KdbenchError, match="^--compile: inductor on CPU needs a C\\+\\+ compiler"):
+        check_options(EngineOptions(compile="inductor"), "fp32", CPU)
+    check_options(EngineOptions(compile="inductor"), "fp32", torch.device("cuda"))
+    monkeypatch.setattr(torch._dynamo, "is_dynamo_supported", lambda: False)
+    with pytest.raises(KdbenchError, match="^--compile: torch.compile does not support this Python"):
+        check_options(EngineOptions(compile="eager"), "fp32", CPU)
+    with pytest.raises(KdbenchError, match="^memory format 'nhwc': use auto, channels_last, contiguous$"):
+        check_options(EngineOptions(memory_format="nhwc"), "fp32", CPU)  # type: ignore[arg-type]
