@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
-from torch import Tensor
 
 from kdbench.data.source import DataSource
 from kdbench.engine.distributed import Group
@@ -54,7 +52,6 @@ class Worker:
     store: ResultStore = field(init=False)
     loggers: LoggerGroup = field(init=False)
     teachers: TeacherCache = field(init=False)
-    teacher_logits: dict[tuple[Any, ...], Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         context = self.context
