@@ -49,6 +49,8 @@ def dist_terms(student_logits: Tensor, teacher_logits: Tensor, temperature: floa
 class DIST(Distiller[DISTParams]):
     """``ce_weight * CE + inter_weight * inter + intra_weight * intra``, logged per term."""
 
+    teacher_outputs = "logits"  # only teacher_logits(batch): kdbench may serve them from its cache
+
     def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         p = self.params
         logits, teacher = self.student(batch.images), self.teacher_logits(batch)

@@ -38,6 +38,8 @@ def uses_ce(params: LSKDParams) -> bool:
 class LSKD(Distiller[LSKDParams]):
     """``ce_weight * CE(logits) + kd_weight * kd_loss(zscore(logits), zscore(teacher), T)``."""
 
+    teacher_outputs = "logits"  # only teacher_logits(batch): kdbench may serve them from its cache
+
     def forward(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         p = self.params
         logits, teacher = self.student(batch.images), self.teacher_logits(batch)
