@@ -15,7 +15,7 @@ import platform
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -62,6 +62,24 @@ class InvalidResult(KdbenchError):
     def __init__(self, path: Path, reason: str):
         self.path, self.reason = Path(path), printable(reason)
         super().__init__(f"{printable(str(path))}: {self.reason}")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_json_model(path: Path, model: type[M], what: str) -> M:
+    """``path`` (at most ``MAX_BYTES``) parsed and validated as ``model``, or ``InvalidResult``
+    naming the first problem; ``what`` names the kind of file in the message."""
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise InvalidResult(path, f"{path.stat().st_size:,} bytes; a {what} is under {MAX_BYTES:,}")
+        return model.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidResult(path, f"cannot read it ({error})") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "<top level>"
+        raise InvalidResult(path, f"not a valid kdbench {what} ({where}: {first['msg']})") from None
 
 
 def printable(text: str) -> str:
@@ -180,18 +198,7 @@ class ResultStore:
 
     def read(self, path: Path) -> RunResult:
         """The result in ``path`` after every check, or ``InvalidResult`` saying what failed."""
-        try:
-            if path.stat().st_size > MAX_BYTES:
-                raise InvalidResult(path, f"{path.stat().st_size:,} bytes; a result file is under "
-                                          f"{MAX_BYTES:,}")
-            result = RunResult.model_validate_json(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as error:
-            raise InvalidResult(path, f"cannot read it ({error})") from None
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "<top level>"
-            raise InvalidResult(path, f"not a valid kdbench result file ({where}: "
-                                      f"{first['msg']})") from None
+        result = read_json_model(path, RunResult, "result file")
         found = problems(result)
         misplaced = location_problem(path, self.root, result.spec.track, result.spec.budget,
                                      result.run_id)

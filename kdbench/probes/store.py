@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from kdbench.fileio import write_text_atomic
 from kdbench.probes.plan import ProbeSpec
-from kdbench.results import MAX_BYTES, InvalidResult
+from kdbench.results import InvalidResult, read_json_model
 from kdbench.specs import SPLITS, RunSpec
 
 
@@ -81,17 +81,7 @@ class ProbeStore:
         path = self.path(spec)
         if not path.is_file():
             return None
-        try:
-            if path.stat().st_size > MAX_BYTES:
-                raise InvalidResult(path, f"{path.stat().st_size:,} bytes; a probe record is under "
-                                          f"{MAX_BYTES:,}")
-            record = ProbeRecord.model_validate_json(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as error:
-            raise InvalidResult(path, f"cannot read it ({error})") from None
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "<top level>"
-            raise InvalidResult(path, f"not a valid kdbench probe record ({where}: {first['msg']})") from None
+        record = read_json_model(path, ProbeRecord, "probe record")
         problems = value_problems(record)
         if record.run_id != spec.run_id:
             problems.insert(0, f"it holds run {record.run_id}'s probes, not {spec.run_id}'s")
