@@ -3,7 +3,8 @@
 ``check_method(name)``, ``check_model(name)``, ``check_dataset(name, root=...)`` and
 ``check_probe(name)`` run, on tiny inputs, the invariants every built-in passes, and raise
 ``ContractError`` (an ``AssertionError``) with one line naming the thing and the check that
-failed. A plugin's whole test can be::
+failed; ``smoke_run(name, folder)`` runs a method through the whole pipeline on quickstart's smoke
+budget. A plugin's whole test can be::
 
     from kdbench.testing import check_method
 
@@ -18,5 +19,6 @@ from kdbench.testing.datasets import check_dataset
 from kdbench.testing.methods import check_method
 from kdbench.testing.models import check_model
 from kdbench.testing.probes import check_probe
+from kdbench.testing.smoke import smoke_run
 
-__all__ = ["ContractError", "check_dataset", "check_method", "check_model", "check_probe"]
+__all__ = ["ContractError", "check_dataset", "check_method", "check_model", "check_probe", "smoke_run"]

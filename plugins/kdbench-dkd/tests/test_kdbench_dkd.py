@@ -3,7 +3,6 @@ decomposition of KD, the warm-up, the parameters, the registration and a smoke r
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from kdbench import cli
 from kdbench.plugin import API_VERSION, Batch, kd_loss
 from kdbench.plugins import get_plugin_manager
 from kdbench.specs import Recipe
-from kdbench.testing import check_method
+from kdbench.testing import check_method, smoke_run
 
 from kdbench_dkd import DKD, DKDParams, dkd_terms, warmup_factor
 from kdbench_dkd.dkd import KDBENCH_API
@@ -161,16 +160,7 @@ def test_registered_through_its_own_distribution() -> None:
 
 @pytest.mark.slow
 def test_smoke_run_in_the_quickstart_track(tmp_path: Path) -> None:
-    track = yaml.safe_load(get_plugin_manager().tracks.get("quickstart").path.read_text(encoding="utf-8"))
-    track["teachers"], track["methods"] = track["teachers"][:1], [{"name": "dkd"}]
-    track.pop("contrasts", None)  # they name the track's own methods
-    spec = tmp_path / "dkd.yaml"
-    spec.write_text(yaml.safe_dump(track), encoding="utf-8")
-    code = cli.main(["run", "--spec", str(spec), "--budget", "smoke", "--results", str(tmp_path / "r"),
-                     "--cache-dir", str(tmp_path / "c"), "--device", "cpu"])
-    assert code == 0
-    [result] = [json.loads(p.read_text()) for p in (tmp_path / "r" / "quickstart" / "smoke").glob("*.json")]
-    assert result["status"] == "ok"
+    result = smoke_run("dkd", tmp_path)
     assert result["spec"]["method"]["params"]["warmup_epochs"] == 2  # capped by the smoke recipe
     assert set(result["history"][0]["loss"]) == {"ce", "tckd", "nckd"}
 

@@ -4,17 +4,14 @@ registration, the contract and a smoke run."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
-from kdbench import cli
 from kdbench.plugin import API_VERSION, Batch, kd_loss
 from kdbench.plugins import get_plugin_manager
-from kdbench.testing import check_method
+from kdbench.testing import check_method, smoke_run
 
 from kdbench_lskd import LSKD, LSKDParams, plugin, zscore
 from kdbench_lskd.dkd import LSDKD, LSDKDParams
@@ -152,13 +149,5 @@ def test_built_for_the_plugin_api_it_depends_on() -> None:
 
 @pytest.mark.slow
 def test_smoke_run_in_the_quickstart_track(tmp_path: Path) -> None:
-    track = yaml.safe_load(get_plugin_manager().tracks.get("quickstart").path.read_text(encoding="utf-8"))
-    track["teachers"], track["methods"] = track["teachers"][:1], [{"name": "lskd"}]
-    track.pop("contrasts", None)  # they name the track's own methods
-    spec = tmp_path / "lskd.yaml"
-    spec.write_text(yaml.safe_dump(track), encoding="utf-8")
-    code = cli.main(["run", "--spec", str(spec), "--budget", "smoke", "--results", str(tmp_path / "r"),
-                     "--cache-dir", str(tmp_path / "c"), "--device", "cpu"])
-    assert code == 0
-    [result] = [json.loads(p.read_text()) for p in (tmp_path / "r" / "quickstart" / "smoke").glob("*.json")]
-    assert result["status"] == "ok" and set(result["history"][0]["loss"]) == {"ce", "kd"}
+    result = smoke_run("lskd", tmp_path)
+    assert set(result["history"][0]["loss"]) == {"ce", "kd"}
