@@ -297,7 +297,7 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
                    help="torch.compile each distiller (backend inductor, or aot_eager, eager) "
                         "(default: eager, not compiled)")
     p.add_argument("--memory-format", choices=["auto", "channels_last", "contiguous"], default="auto",
-                   help="layout of images and conv weights; auto: channels_last for conv nets on CUDA")
+                   help="layout of images and conv weights; auto: channels_last for conv nets")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from tabulate import tabulate
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
@@ -32,6 +33,7 @@ class TeacherForwards:
         if teacher is not None:
             self._handle = teacher.register_forward_hook(self._count)
 
+    @torch.compiler.disable  # a count in Python, not a constant baked into a compiled graph
     def _count(self, module: nn.Module, args: Any, output: Any) -> None:
         self.images += len(output) if isinstance(output, Tensor) and output.dim() else 0
 

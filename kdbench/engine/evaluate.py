@@ -6,15 +6,19 @@ import torch
 from torch import Tensor, nn
 
 from kdbench.data.split import Split
+from kdbench.engine.step import MemoryFormat, laid_out, memory_format_for
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: Split, batch_size: int,
-            device: torch.device) -> Tensor:
-    """Float32 logits (N, classes) on the CPU; restores the model's train/eval mode."""
+def predict(model: nn.Module, data: Split, batch_size: int, device: torch.device,
+            memory_format: MemoryFormat = "auto") -> Tensor:
+    """Float32 logits (N, classes) on the CPU, in the model's fastest layout (``auto``: channels_last
+    for conv nets); restores the model's train/eval mode and layout."""
     was_training = model.training
     model.eval()
-    outputs = [model(batch.images.to(device)).float().cpu()
-               for batch in data.eval_batches(batch_size)]
+    layout = memory_format_for(model, memory_format)
+    with laid_out(model, layout):
+        outputs = [model(batch.images.to(device).contiguous(memory_format=layout)).float().cpu()
+                   for batch in data.eval_batches(batch_size)]
     model.train(was_training)
     return torch.cat(outputs)

@@ -135,7 +135,8 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
         last = epoch == recipe.epochs - 1
         if test is not None and ((epoch + 1) % recipe.eval_every == 0 or last):
             with autocast(recipe.precision, device):
-                logits = predict(distiller.student, test, recipe.eval_batch_size, device)
+                logits = predict(distiller.student, test, recipe.eval_batch_size, device,
+                                 options.memory_format)
             entry["test_acc"] = accuracy(logits, test.labels)
         history.append(entry)
         if before_checkpoint is not None:

@@ -11,6 +11,7 @@ from torch import nn
 
 from kdbench.data.embedded import load_digits
 from kdbench.data.normalization import ImageParams
+from kdbench.engine.evaluate import predict
 from kdbench.engine.step import EngineOptions, check_options, memory_format_for
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
@@ -28,13 +29,19 @@ def small_convnet() -> nn.Module:
                          nn.Flatten(), nn.Linear(4 * 8 * 8, 10))
 
 
-def test_auto_is_channels_last_for_conv_nets_on_cuda_only() -> None:
-    cuda = torch.device("cuda")
-    assert memory_format_for(small_convnet(), cuda, "auto") is torch.channels_last
-    assert memory_format_for(small_convnet(), CPU, "auto") is torch.contiguous_format
-    assert memory_format_for(MLP(64, 10, (8,)), cuda, "auto") is torch.contiguous_format
-    assert memory_format_for(MLP(64, 10, (8,)), CPU, "channels_last") is torch.channels_last
-    assert memory_format_for(small_convnet(), cuda, "contiguous") is torch.contiguous_format
+def test_auto_is_channels_last_for_conv_nets_only() -> None:
+    assert memory_format_for(small_convnet(), "auto") is torch.channels_last
+    assert memory_format_for(MLP(64, 10, (8,)), "auto") is torch.contiguous_format
+    assert memory_format_for(MLP(64, 10, (8,)), "channels_last") is torch.channels_last
+    assert memory_format_for(small_convnet(), "contiguous") is torch.contiguous_format
+
+
+def test_prediction_in_channels_last_equals_contiguous_and_leaves_the_model_as_it_was() -> None:
+    model = small_convnet().train()
+    data = load_digits(ImageParams(), "test").limit(64)
+    fast = predict(model, data, 32, CPU)
+    assert model.training and model[0].weight.is_contiguous()
+    assert torch.allclose(fast, predict(model, data, 32, CPU, "contiguous"), atol=1e-5)
 
 
 def trained(options: EngineOptions) -> tuple[nn.Module, list[dict]]:
