@@ -12,10 +12,12 @@ from torch import nn
 from kdbench.data.embedded import load_digits
 from kdbench.data.normalization import ImageParams
 from kdbench.engine.evaluate import predict
-from kdbench.engine.step import EngineOptions, check_options, memory_format_for
+from kdbench.cost import TeacherForwards
+from kdbench.engine.step import EngineOptions, TrainStep, check_options, memory_format_for
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
 from kdbench.methods.ce import CE, CEParams
+from kdbench.methods.kd import KD, KDParams
 from kdbench.models.mlp import MLP
 from kdbench.specs import Recipe
 
@@ -67,6 +69,20 @@ def test_compiled_steps_learn_what_eager_steps_learn() -> None:
     _, compiled = trained(EngineOptions(compile="eager"))
     for a, b in zip(plain, compiled, strict=True):
         assert a["loss"]["ce"] == pytest.approx(b["loss"]["ce"], rel=1e-4)
+
+
+def test_a_compiled_kd_step_counts_its_teacher_forwards_without_recompiling() -> None:
+    torch._dynamo.reset()
+    teacher, data = small_convnet(), load_digits(ImageParams(), "train").limit(96)
+    distiller = KD(small_convnet(), teacher, KDParams())
+    step = TrainStep(distiller, torch.optim.SGD(distiller.trainable_parameters(), lr=0.01), "fp32", CPU,
+                     EngineOptions(compile="eager"))
+    forwards = TeacherForwards(teacher)
+    batches = list(data.train_batches(32, torch.Generator().manual_seed(0)))
+    with torch._dynamo.config.patch(error_on_recompile=True), step.layout():
+        for batch in batches:
+            step(batch, 0)
+    assert forwards.take() == 96  # counted at run time, not baked into the graph as a constant
 
 
 def test_compile_that_cannot_work_is_a_one_line_error(monkeypatch) -> None:
