@@ -23,6 +23,7 @@ from kdbench.methods import Distiller
 
 MemoryFormat = Literal["auto", "channels_last", "contiguous"]
 MEMORY_FORMATS: tuple[str, ...] = ("auto", "channels_last", "contiguous")
+ViewBankChoice = Literal["auto", "on", "off"]
 COMPILERS = ("g++", "c++", "clang++")
 
 
@@ -30,10 +31,13 @@ COMPILERS = ("g++", "c++", "clang++")
 class EngineOptions:
     """``memory_format``: ``auto`` is channels_last for conv nets (measured faster on CPU as on
     CUDA; see benchmarks/README.md), contiguous for the rest. ``compile``: a torch.compile
-    backend (``inductor``, ``aot_eager``, ``eager``), or None to run eagerly."""
+    backend (``inductor``, ``aot_eager``, ``eager``), or None to run eagerly. ``view_bank``: serve
+    a logits method's teacher on augmented data from a view bank (``kdbench.engine.view_bank``)
+    when the sweep's runs of that teacher pay for it (``auto``), whenever one can (``on``), never."""
 
     memory_format: MemoryFormat = "auto"
     compile: str | None = None
+    view_bank: ViewBankChoice = "auto"
 
 
 DEFAULT_OPTIONS = EngineOptions()

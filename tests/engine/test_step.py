@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from kdbench.cost import TeacherForwards
 from kdbench.data.embedded import load_digits
 from kdbench.data.normalization import ImageParams
 from kdbench.engine.evaluate import predict
-from kdbench.cost import TeacherForwards
 from kdbench.engine.step import EngineOptions, TrainStep, check_options, memory_format_for
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
