@@ -106,7 +106,7 @@ def snapshot(teacher: TeacherSpec) -> tuple[int, ...]:
 
 def plan(runs: list[RunSpec], store: ResultStore, cache: Path, rerun: bool = False,
          reuse_stale: bool = False, view_bank: ViewBankChoice = "auto") -> Plan:
-    """The jobs that make ``runs``; teacher jobs first where a run needs them. ``view_bank``
+    """The jobs that make ``runs``: the teacher jobs, then the runs. ``view_bank``
     says which runs may take their teacher's logits from a view bank (see ``banked``)."""
     result = Plan(list(runs))
     todo: list[RunJob] = []
@@ -123,16 +123,19 @@ def plan(runs: list[RunSpec], store: ResultStore, cache: Path, rerun: bool = Fal
                            seen=modified(store.path(spec))))
     teachers = teacher_jobs([job.spec for job in todo], cache)
     banks = banked([job.spec for job in todo], view_bank)
-    emitted: set[str] = set()
-    for job in todo:
-        needs = tuple(f"teacher:{m.teacher_id}" for m in members(job.spec))
-        for key in needs:
-            if key in teachers and key not in emitted:
-                result.jobs.append(teachers[key])
-                emitted.add(key)
-        result.jobs.append(replace(job, needs=tuple(k for k in needs if k in teachers),
-                                   view_bank=job.spec.run_id in banks))
+    runs = [replace(job, needs=tuple(key for key in (f"teacher:{m.teacher_id}" for m in members(job.spec))
+                                     if key in teachers), view_bank=job.spec.run_id in banks)
+            for job in todo]
+    result.jobs = [*critical_first(list(teachers.values()), runs), *runs]
     return result
+
+
+def critical_first(teachers: list[TeacherJob], runs: list[RunJob]) -> list[TeacherJob]:
+    """Teacher jobs, those that hold up the most epochs of runs first (the longest path of the
+    DAG starts there, so parallel executors start it first); ties keep their order."""
+    waiting = {job.key: job.epochs + sum(run.epochs for run in runs if job.key in run.needs)
+               for job in teachers}
+    return sorted(teachers, key=lambda job: -waiting[job.key])
 
 
 def bank_key(spec: RunSpec) -> str | None:
