@@ -159,7 +159,7 @@ def bench(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> BenchRe
     step = TrainStep(distiller, make_optimizer(distiller.trainable_parameters(), recipe),
                      settings.precision, device, options)
     batches = _batches(data, recipe, torch.Generator().manual_seed(settings.seed))
-    forwards = TeacherForwards(distiller.teacher)
+    forwards = TeacherForwards(distiller.teacher, settings.compile is not None)
     distiller.train()
     with step.layout():
         began = time.perf_counter()

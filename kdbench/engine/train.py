@@ -107,7 +107,7 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
     generator = torch.Generator().manual_seed(seed)
     step = TrainStep(distiller, optimizer, recipe.precision, device, options)
     start, history = _start(checkpoint, distiller, optimizer, generator, device, step.scaler)
-    forwards = TeacherForwards(distiller.teacher)  # what each epoch actually ran the teacher on
+    forwards = TeacherForwards(distiller.teacher, options.compile is not None)  # what each epoch ran it on
     if group is not None:  # each rank trains on its shard; DDP averages the gradients
         step.forward = Replica(distiller, group, device)
     for epoch in range(start, recipe.epochs):

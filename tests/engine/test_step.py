@@ -77,7 +77,7 @@ def test_a_compiled_kd_step_counts_its_teacher_forwards_without_recompiling() ->
     distiller = KD(small_convnet(), teacher, KDParams())
     step = TrainStep(distiller, torch.optim.SGD(distiller.trainable_parameters(), lr=0.01), "fp32", CPU,
                      EngineOptions(compile="eager"))
-    forwards = TeacherForwards(teacher)
+    forwards = TeacherForwards(teacher, compiled=True)
     batches = list(data.train_batches(32, torch.Generator().manual_seed(0)))
     with torch._dynamo.config.patch(error_on_recompile=True), step.layout():
         for batch in batches:
