@@ -12,6 +12,7 @@ import hashlib
 import re
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -152,8 +153,13 @@ class _Run:
             assert isinstance(train, ImageTensors) and self.spec.teacher is not None  # can_bank says so
             bank = self.worker.teachers.logits.views(
                 teacher, self.spec.teacher.members()[0].teacher_id, train, self._identity("train"),
-                self.spec.recipe, self.spec.recipe.eval_batch_size)
+                self.spec.recipe, self.spec.recipe.eval_batch_size, self._bank_progress)
             distiller.teacher_source = ViewBank(bank.to(self.device))
+
+    def _bank_progress(self, views: int) -> Callable[[int], None]:
+        """A bar of the views of the view bank being made for this run's teacher."""
+        bar = self.report.epochs(f"view bank of {self.spec.teacher_label}: {views} views", views)
+        return lambda view: bar(view, {})
 
     def _save_student(self, distiller: Distiller) -> str:
         """Keep the trained student, with the method's own modules (a hint regressor, CRD's

@@ -90,14 +90,20 @@ class LogitsCache:
                             lambda: predict(teacher.model, data, batch_size, self.device))
 
     def views(self, teacher: Teacher, member: str, data: ImageTensors, identity: dict[str, Any],
-              recipe: Recipe, batch_size: int) -> Tensor:
+              recipe: Recipe, batch_size: int,
+              progress: Callable[[int], Callable[[int], None]] | None = None) -> Tensor:
         """Float32 logits (N, views, classes), on the CPU, of ``teacher`` on every view of the
         training split ``data`` under ``recipe``'s augmentation: its view bank, made only when no
-        intact file has it."""
+        intact file has it (then ``progress(views)`` gives the callback of each view made)."""
         augment = {"augment": list(recipe.augment), "crop_padding": recipe.crop_padding}
-        shape = (len(data), view_count(recipe.augment, recipe.crop_padding), data.num_classes)
+        views = view_count(recipe.augment, recipe.crop_padding)
+
+        def make() -> Tensor:
+            on_view = progress(views) if progress is not None else None
+            return make_bank(teacher.model, data, recipe, batch_size, self.device, on_view)
+
         return self._cached(teacher, member, "train-views", {"batch_size": batch_size, **augment, **identity},
-                            shape, lambda: make_bank(teacher.model, data, recipe, batch_size, self.device))
+                            (len(data), views, data.num_classes), make)
 
     def _cached(self, teacher: Teacher, member: str, split: str, identity: dict[str, Any],
                 shape: tuple[int, ...], make: Callable[[], Tensor]) -> Tensor:

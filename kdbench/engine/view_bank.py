@@ -9,6 +9,7 @@ all the sweep's runs that would otherwise run that teacher live (``kdbench run -
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +67,9 @@ def worth_banking(recipe: Recipe, teacher_epochs: int) -> bool:
 
 @torch.no_grad()
 def make_bank(teacher: nn.Module, data: ImageTensors, recipe: Recipe, batch_size: int,
-              device: torch.device) -> Tensor:
-    """Float32 logits (N, views, classes), on the CPU, of ``teacher`` on every view of ``data``."""
+              device: torch.device, on_view: Callable[[int], None] | None = None) -> Tensor:
+    """Float32 logits (N, views, classes), on the CPU, of ``teacher`` on every view of ``data``;
+    ``on_view(view)`` after each view (a progress bar: a bank can take as long as many epochs)."""
     augment, padding = recipe.augment, recipe.crop_padding
     views = view_count(augment, padding)
     bank = torch.empty(len(data), views, data.num_classes)
@@ -81,5 +83,7 @@ def make_bank(teacher: nn.Module, data: ImageTensors, recipe: Recipe, batch_size
                 images = apply_views(images, torch.full((len(images),), view), augment, padding)
                 images = normalize(images, data.mean, data.std).to(device).contiguous(memory_format=layout)
                 bank[start:start + len(images), view] = teacher(images).float().cpu()
+            if on_view is not None:
+                on_view(view)
     teacher.train(was_training)
     return bank
