@@ -30,7 +30,7 @@ from kdbench.data.augment import view_count
 from kdbench.data.split import Split
 from kdbench.data.tensors import ImageTensors
 from kdbench.engine.evaluate import predict
-from kdbench.engine.view_bank import make_bank
+from kdbench.engine.view_bank import make_bank, watched
 from kdbench.execution.locks import held
 from kdbench.fileio import move_aside, write_bytes_atomic
 from kdbench.methods import Distiller
@@ -60,7 +60,7 @@ def can_serve(distiller: Distiller[Any], recipe: Recipe) -> bool:
     teacher = distiller.teacher
     if teacher is None or type(distiller).teacher_outputs != "logits" or recipe.augment:
         return False
-    return not any(module._forward_hooks or module._forward_pre_hooks for module in teacher.modules())
+    return not watched(teacher)
 
 
 def tensor_sha256(tensor: Tensor) -> str:

@@ -56,7 +56,13 @@ def can_bank(distiller: Distiller[Any], recipe: Recipe, data: Split) -> bool:
         return False
     if not isinstance(data, ImageTensors) or bank_bytes(data, recipe) > LIMIT_BYTES:
         return False
-    return not any(module._forward_hooks or module._forward_pre_hooks for module in teacher.modules())
+    return not watched(teacher)
+
+
+def watched(teacher: nn.Module) -> bool:
+    """Whether a hook watches ``teacher`` or a module inside it (a feature tap would see nothing
+    of a teacher whose logits come from a table or a bank)."""
+    return any(module._forward_hooks or module._forward_pre_hooks for module in teacher.modules())
 
 
 def worth_banking(recipe: Recipe, teacher_epochs: int) -> bool:
