@@ -72,6 +72,18 @@ def test_plan_prints_the_dag_and_trains_nothing(early, tmp_path, capsys) -> None
     assert not where["results"].exists() and not where["cache"].exists()
 
 
+def test_plan_says_which_runs_take_their_teacher_from_a_view_bank(tiny_track, write_track, tmp_path,
+                                                                   capsys) -> None:
+    tiny_track["budgets"]["smoke"]["student"]["augment"] = ["flip"]
+    where = folders(tmp_path)
+    args = ["run", "--spec", str(write_track(tiny_track)), "--budget", "smoke", "--plan", "--results",
+            str(where["results"]), "--cache-dir", str(where["cache"])]
+    assert main([*args, "--view-bank", "on"]) == 0
+    banked = capsys.readouterr().out.count("from a view bank")
+    assert main([*args, "--view-bank", "off"]) == 0
+    assert banked > 0 and "from a view bank" not in capsys.readouterr().out
+
+
 def test_finished_runs_and_cached_teachers_are_not_jobs(early, tmp_path) -> None:
     where = folders(tmp_path)
     results = kdbench.run(early, "smoke", progress=False, **where)
