@@ -63,7 +63,7 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     from kdbench.loggers.group import LoggerGroup
     from kdbench.overrides import parse_overrides
     from kdbench.plugins import get_plugin_manager
-    from kdbench.preflight import data_problems
+    from kdbench.preflight import checkpoint_problems, data_problems
     from kdbench.runner import resolve_device
     from kdbench.specfile import load_track_file
     from kdbench.trackpath import track_path
@@ -93,7 +93,8 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
                       data_dir=Path(data_dir) if data_dir is not None else paths.data_dir(),
                       device=device, download=download, rerun=rerun, log=tuple(log),
                       log_dir=Path(log_dir), strict_plugins=strict_plugins, group=group, engine=engine)
-    problems = data_problems(runs, DataSource(pm, context.data_dir, download=download))
+    data = DataSource(pm, context.data_dir, download=download)
+    problems = data_problems(runs, data) or checkpoint_problems(runs, pm, data, context.cache)
     if problems:
         raise SpecError(str(path), problems)
     if group is not None:

@@ -517,19 +517,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def data_checked(path: Path, track: TrackSpec, pm: PluginManager, overrides: Sequence[Override],
                  data_dir: Path | None) -> None:
     """``kdbench run``'s pre-flight over every budget of ``track``: a ``SpecError`` listing the
-    training sets that would be empty; data sets not on disk are an error as in ``run``."""
+    training sets that would be empty and the teacher checkpoints that do not check out; data sets
+    not on disk are an error as in ``run``."""
     from kdbench import paths
     from kdbench.data.source import DataSource
     from kdbench.errors import SpecError
     from kdbench.expand import expand
-    from kdbench.preflight import data_problems
+    from kdbench.preflight import checkpoint_problems, data_problems
     from kdbench.specfile import load_track_file
 
     _, root = load_track_file(path, overrides)
     data = DataSource(pm, data_dir or paths.data_dir())
     problems: dict[str, list[str]] = {}
     for budget in track.budgets:
-        for problem in data_problems(expand(track, budget, pm, source=str(path), root=root), data):
+        runs = expand(track, budget, pm, source=str(path), root=root)
+        for problem in data_problems(runs, data) + checkpoint_problems(runs, pm, data):
             problems.setdefault(problem, []).append(budget)
     if problems:
         raise SpecError(str(path), [problem if len(budgets) == len(track.budgets)
