@@ -50,12 +50,15 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
             device: str = "auto", download: bool = False, rerun: bool = False,
             reuse_stale: bool = False, log: Sequence[str] = (), log_dir: str | os.PathLike[str] = "runs",
             strict_plugins: bool = False, precision: str | None = None,
-            engine: EngineOptions = DEFAULT_OPTIONS) -> Sweep:
+            engine: EngineOptions = DEFAULT_OPTIONS,
+            teacher_checkpoints: str | os.PathLike[str] | None = None) -> Sweep:
     """Load, override, validate and expand ``track`` (an installed track's name or a YAML file),
     choose its executor and check its data: every problem a user can fix is a ``KdbenchError``
     here, before anything trains. Under torchrun, join the process group: each run trains on
     every rank (DDP) and ranks other than 0 print nothing. ``precision`` sets every recipe's
-    (``--precision``); ``engine`` says how steps run (memory format, ``torch.compile``)."""
+    (``--precision``); ``engine`` says how steps run (memory format, ``torch.compile``);
+    ``teacher_checkpoints`` is a folder of teacher checkpoint files (``--teacher-checkpoints``)."""
+    from kdbench.checkpoint_dir import checkpoint_overrides
     from kdbench.data.source import DataSource
     from kdbench.engine.precision import precision_overrides
     from kdbench.engine.step import check_options
@@ -76,6 +79,9 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     spec, root = load_track_file(path, parsed)
     if precision is not None:
         parsed = (*parsed, *precision_overrides(precision, spec))
+        spec, root = load_track_file(path, parsed)
+    if teacher_checkpoints is not None:
+        parsed = (*parsed, *checkpoint_overrides(Path(teacher_checkpoints), spec))
         spec, root = load_track_file(path, parsed)
     runs = expand(spec, budget, pm, seeds=tuple(seeds) if seeds is not None else None,
                   source=str(path), root=root)

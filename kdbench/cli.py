@@ -152,6 +152,11 @@ def parser() -> argparse.ArgumentParser:
                      help="worker processes of the local executor (spawned; CPU threads split "
                           "between them, one GPU each) (default: 1, in this process)")
 
+    run.add_argument("--teacher-checkpoints", type=Path, metavar="DIR",
+                     help="load teachers from the files in DIR instead of training them: "
+                          "<label or model>.pth (RepDistiller's torch.save files) or .safetensors "
+                          "(kdbench's), each checked against its sha256 from the track or from "
+                          "DIR/SHA256SUMS (default: train every teacher as the track says)")
     run.add_argument("--precision", choices=PRECISION_CHOICES,
                      help="train and evaluate every network at this precision: --set "
                           "student_recipe.precision=P (and teacher_recipe's) (default: the track's)")
@@ -353,7 +358,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                        cache=args.cache_dir, data_dir=args.data_dir, device=args.device,
                        download=args.download, rerun=args.rerun, reuse_stale=args.reuse_stale,
                        log=args.log, log_dir=args.log_dir, strict_plugins=args.strict_plugins,
-                       precision=args.precision,
+                       precision=args.precision, teacher_checkpoints=args.teacher_checkpoints,
                        engine=EngineOptions(memory_format=args.memory_format, compile=args.compile))
     if args.nproc_per_node is not None and args.nproc_per_node != 1 and not args.plan:
         if args.nproc_per_node < 1:

@@ -268,3 +268,48 @@ def test_a_loaded_teacher_is_one_teacher_for_every_seed(pm, tiny_track, tmp_path
     assert teacher.recipe.epochs == 0 and teacher.checkpoint.path == str(Path.home() / "t.safetensors")
     smoke = expand(TrackSpec.model_validate(tiny_track), "smoke", pm)
     assert next(r.teacher for r in smoke if r.teacher_label == "mlp-64").teacher_id == teacher.teacher_id
+
+
+def teacher_folder(tmp_path: Path, pm, sums: bool = True) -> Path:
+    """A folder with an (untrained) mlp-64 teacher of the tiny track, and its SHA256SUMS."""
+    from safetensors.torch import save_file
+
+    from kdbench.build import build_model
+    from kdbench.data.source import DataSource
+
+    folder = tmp_path / "teachers-in"
+    folder.mkdir()
+    split = DataSource(pm, tmp_path).evaluation(Ref(name="digits"))
+    save_file(build_model(pm, Ref(name="mlp", params={"hidden": [64]}), split).state_dict(),
+              str(folder / "mlp-64.safetensors"))
+    if sums:
+        (folder / "SHA256SUMS").write_text(f"{sha256(folder / 'mlp-64.safetensors')}  mlp-64.safetensors\n")
+    return folder
+
+
+def test_a_folder_of_checkpoints_points_the_teachers_named_by_label_at_them(
+        tmp_path, pm, tiny_track, write_track, capsys) -> None:
+    folder = teacher_folder(tmp_path, pm)
+    track = write_track(tiny_track)
+    assert run(tmp_path, track, "plan", "--teacher-checkpoints", str(folder), "--plan") == 0
+    out = capsys.readouterr().out
+    assert "teacher mlp-64, loaded from checkpoint " + sha256(folder / "mlp-64.safetensors")[:12] in out
+    assert "teacher mlp-128, seed 0" in out  # no file: trained as the track says
+
+    (folder / "SHA256SUMS").write_text(f"{'c' * 64}  mlp-64.safetensors\n")
+    assert run(tmp_path, track, "plan", "--teacher-checkpoints", str(folder), "--plan") == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "c" * 64 in lines[0] and "mlp-64.safetensors" in lines[0]
+
+
+@pytest.mark.parametrize("layout", ["no sums", "no file"])
+def test_a_folder_without_what_it_needs_is_one_line(tmp_path, pm, tiny_track, write_track, capsys,
+                                                    layout) -> None:
+    folder = teacher_folder(tmp_path, pm, sums=layout != "no sums")
+    if layout == "no file":
+        (folder / "mlp-64.safetensors").rename(folder / "other.safetensors")
+    assert run(tmp_path, write_track(tiny_track), "x", "--teacher-checkpoints", str(folder)) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "--teacher-checkpoints" in lines[0]
+    assert ("SHA256SUMS" if layout == "no sums" else "no file there is named") in lines[0]
+    assert not (tmp_path / "x" / "cache" / "teachers").exists()
