@@ -598,10 +598,11 @@ class TrackSpec(Strict):
 
     def interval_variance(self, seeds: tuple[int, ...] | None = None) -> IntervalVariance:
         """Which variance intervals over ``seeds`` (default: the track's) include: "students and
-        teachers" when those seeds meet more than one teacher seed, else "students only"."""
+        teachers" when those seeds meet more than one trained teacher seed (a teacher loaded
+        from a checkpoint is one for every seed), else "students only"."""
         teacher_seeds = {self.teacher_seed_for(seed) for seed in seeds or self.seeds}
         trained = self.teacher_recipe is not None and self.teacher_recipe.epochs > 0
-        if self.teachers and trained and len(teacher_seeds) > 1:
+        if any(t.checkpoint is None for t in self.teachers) and trained and len(teacher_seeds) > 1:
             return "students and teachers"
         return "students only"
 

@@ -313,3 +313,10 @@ def test_a_folder_without_what_it_needs_is_one_line(tmp_path, pm, tiny_track, wr
     assert len(lines) == 1 and "--teacher-checkpoints" in lines[0]
     assert ("SHA256SUMS" if layout == "no sums" else "no file there is named") in lines[0]
     assert not (tmp_path / "x" / "cache" / "teachers").exists()
+
+
+def test_intervals_over_loaded_teachers_include_students_only(tiny_track) -> None:
+    assert TrackSpec.model_validate(tiny_track).interval_variance() == "students and teachers"
+    for entry in tiny_track["teachers"]:
+        entry["checkpoint"] = {"path": f"{entry['label']}.safetensors", "sha256": "d" * 64}
+    assert TrackSpec.model_validate(tiny_track).interval_variance() == "students only"
