@@ -40,7 +40,8 @@ class Sweep:
     def plan(self) -> Plan:
         """The jobs left to do, as the results and cache folders stand now."""
         return plan(self.runs, ResultStore(self.context.results), self.context.cache,
-                    rerun=self.context.rerun, reuse_stale=self.reuse_stale)
+                    rerun=self.context.rerun, reuse_stale=self.reuse_stale,
+                    view_bank=self.context.engine.view_bank)
 
 
 def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Sequence[int] | None = None,

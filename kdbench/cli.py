@@ -161,6 +161,10 @@ def parser() -> argparse.ArgumentParser:
                      help="train and evaluate every network at this precision: --set "
                           "student_recipe.precision=P (and teacher_recipe's) (default: the track's)")
     _engine_options(run)
+    run.add_argument("--view-bank", choices=["auto", "on", "off"], default="auto",
+                     help="on augmented data, serve a logits method's teacher from the logits of "
+                          "every view of every image, computed once per teacher; auto: where the "
+                          "sweep's runs of that teacher pay for it (default: auto)")
 
     bench = sub.add_parser(
         "bench", help="time steady-state distillation steps of the engine (images/s)",
@@ -302,7 +306,7 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
                    help="torch.compile each distiller (backend inductor, or aot_eager, eager) "
                         "(default: eager, not compiled)")
     p.add_argument("--memory-format", choices=["auto", "channels_last", "contiguous"], default="auto",
-                   help="layout of images and conv weights; auto: channels_last for conv nets on CUDA")
+                   help="layout of images and conv weights; auto: channels_last for conv nets")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -359,7 +363,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                        download=args.download, rerun=args.rerun, reuse_stale=args.reuse_stale,
                        log=args.log, log_dir=args.log_dir, strict_plugins=args.strict_plugins,
                        precision=args.precision, teacher_checkpoints=args.teacher_checkpoints,
-                       engine=EngineOptions(memory_format=args.memory_format, compile=args.compile))
+                       engine=EngineOptions(memory_format=args.memory_format, compile=args.compile,
+                                            view_bank=args.view_bank))
     if args.nproc_per_node is not None and args.nproc_per_node != 1 and not args.plan:
         if args.nproc_per_node < 1:
             raise KdbenchError(f"--nproc-per-node {args.nproc_per_node}: give 1 or more processes")

@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from tabulate import tabulate
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
@@ -24,13 +25,16 @@ KD = "kd"
 
 class TeacherForwards:
     """Counts the images the teacher module is run on, through a forward hook: what a run actually
-    did, whether its teacher ran live on every batch or its logits came from a cache."""
+    did, whether its teacher ran live on every batch or its logits came from a cache. Under
+    ``torch.compile`` (``compiled``) the hook runs outside the graph, so that it counts at run time
+    instead of being traced into a constant (which would also recompile every step)."""
 
-    def __init__(self, teacher: nn.Module | None):
+    def __init__(self, teacher: nn.Module | None, compiled: bool = False):
         self.images = 0
         self._handle: RemovableHandle | None = None
         if teacher is not None:
-            self._handle = teacher.register_forward_hook(self._count)
+            hook = torch.compiler.disable(self._count) if compiled else self._count
+            self._handle = teacher.register_forward_hook(hook)
 
     def _count(self, module: nn.Module, args: Any, output: Any) -> None:
         self.images += len(output) if isinstance(output, Tensor) and output.dim() else 0

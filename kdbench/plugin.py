@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from kdbench.methods.taps import FeatureTap, FeatureTaps, probe
     from kdbench.models.cfg import ModelCfg
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"
 
 _LAZY = {
     "Split": "kdbench.data.split",

@@ -177,7 +177,12 @@ class ResultStore:
         return path
 
     def scan(self, track: str | None = None) -> Scan:
-        """Every result file under the root (of one track), checked, in a stable order."""
+        """Every result file under the root (of one track), checked, in a stable order. A root that
+        is a track's folder (``<budget>/<run_id>.json`` inside) is a one-line error: its files
+        would be read a level too deep (probe records taken for results)."""
+        if track is None and any(self.root.glob("*/*.json")):
+            raise KdbenchError(f"{self.root} looks like a track's folder (<budget>/<run_id>.json inside); "
+                               f"give the results folder above it, {self.root.parent}")
         scan = Scan()
         for path in sorted(self.root.glob(f"{track}/*/*.json" if track else "*/*/*.json")):
             try:

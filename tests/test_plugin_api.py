@@ -44,7 +44,7 @@ def test_every_public_name_is_documented_and_importable() -> None:
     assert set(kdbench.plugin.__all__) == documented_names()
     for name in kdbench.plugin.__all__:
         assert getattr(kdbench.plugin, name) is not None, name
-    assert kdbench.plugin.API_VERSION == "1.0"
+    assert kdbench.plugin.API_VERSION == "1.1"
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
@@ -70,9 +70,9 @@ def test_the_public_names_are_the_ones_kdbench_uses() -> None:
 
 @pytest.mark.parametrize(("declared", "problem"), [
     (None, None), ("1", None), ("1.0", None),
-    ("2", "built for kdbench plugin API 2, but this kdbench provides 1.0"),
+    ("2", "built for kdbench plugin API 2, but this kdbench provides 1.1"), ("1.1", None),
     ("0", "built for kdbench plugin API 0, but"),
-    ("1.1", "built for kdbench plugin API 1.1, but"),
+    ("1.2", "built for kdbench plugin API 1.2, but"),
     (1, "KDBENCH_API must be a version string such as '1' or '1.0', not 1"),
     ("one", "not 'one'"),
 ])
@@ -89,7 +89,8 @@ def test_a_plugin_for_another_major_version_is_reported_and_skipped(install) -> 
     pm = PluginManager()
     pm.load_entrypoints()
     assert [(f.plugin, f.distribution) for f in pm.failures] == [("future", "kdbench-future 0.1")]
-    assert "built for kdbench plugin API 2, but this kdbench provides 1.0" in pm.failures[0].reason
+    provided = kdbench.plugin.API_VERSION
+    assert f"built for kdbench plugin API 2, but this kdbench provides {provided}" in pm.failures[0].reason
     assert "plain" not in pm.methods.names() and "plain1" in pm.methods.names()
 
 

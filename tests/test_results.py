@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from kdbench.errors import KdbenchError
 from kdbench.expand import expand
 from kdbench.results import InvalidResult, ResultStore, RunResult, protocol_id
 from kdbench.specs import TrackSpec
@@ -50,6 +51,14 @@ def test_write_then_read_back(tmp_path, pm, tiny_track) -> None:
     assert store.scan("other").results == []
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
     assert json.loads(path.read_text())["units"]["kl"] == "nats"
+
+
+def test_a_track_folder_given_as_the_results_root_is_a_one_line_error(tmp_path, pm, tiny_track) -> None:
+    spec = runs(pm, tiny_track)[0]
+    store, result = written(tmp_path, spec)
+    assert ResultStore(tmp_path).scan().results == [result]
+    with pytest.raises(KdbenchError, match=r"tiny looks like a track's folder .*; give the results folder"):
+        ResultStore(tmp_path / "tiny").scan()
 
 
 def test_broken_result_file_is_named(tmp_path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from kdbench.data import ImageTensors
-from kdbench.data.augment import normalize, random_crop, random_flip
+from kdbench.data.augment import apply_views, normalize, random_crop, random_flip, view_count
 
 
 def make(n: int = 10, size: int = 4) -> ImageTensors:
@@ -66,3 +66,25 @@ def test_normalize() -> None:
     images = torch.full((1, 2, 1, 1), 255, dtype=torch.uint8)
     out = normalize(images, (0.5, 0.0), (0.5, 2.0))
     assert out.flatten().tolist() == [1.0, 0.5]
+
+
+def test_a_view_id_is_the_crop_offset_and_flip_it_names() -> None:
+    images = torch.randint(0, 256, (3, 2, 5, 5), dtype=torch.uint8)
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    augment = ("crop", "flip")
+    assert view_count(augment, 2) == 5 * 5 * 2 and view_count(("flip",), 2) == 2 and view_count((), 2) == 1
+    for view in range(view_count(augment, 2)):
+        dy, dx, flip = view // 2 // 5, view // 2 % 5, view % 2
+        expected = padded[:, :, dy:dy + 5, dx:dx + 5]
+        expected = expected.flip(-1) if flip else expected
+        assert torch.equal(apply_views(images, torch.full((3,), view), augment, 2), expected)
+
+
+def test_an_augmented_batch_names_the_view_of_each_image() -> None:
+    data = make(12, size=6)
+    generator = torch.Generator().manual_seed(3)
+    for batch in data.train_batches(4, generator, ("crop", "flip"), 1):
+        assert batch.view is not None and int(batch.view.max()) < view_count(("crop", "flip"), 1)
+        rendered = apply_views(data.images[batch.index], batch.view, ("crop", "flip"), 1)
+        assert torch.equal(batch.images, rendered.float() / 255)
+    assert all(batch.view is None for batch in data.train_batches(4, generator))

@@ -19,10 +19,13 @@ from kdbench.build import build_distiller, build_model
 from kdbench.cost import TeacherForwards
 from kdbench.data import Batch
 from kdbench.data.split import Split
+from kdbench.engine.evaluate import predict
 from kdbench.engine.optim import make_optimizer
 from kdbench.engine.step import EngineOptions, TrainStep, check_options
+from kdbench.engine.teacher_logits import LogitsTable, can_serve
 from kdbench.errors import KdbenchError
 from kdbench.machine import describe
+from kdbench.methods import Distiller
 from kdbench.plugins import PluginManager
 from kdbench.resolve import Resolver
 from kdbench.specs import Recipe, Ref
@@ -61,6 +64,9 @@ class BenchResult:
     step_s_median: float
     device: str
     hardware: dict[str, Any] = field(default_factory=dict)
+    teacher_table_s: float | None = None
+    """Seconds to make the teacher's logits table (one forward per training image, as ``kdbench
+    run`` does once per teacher and split), or None when the teacher ran live on every batch."""
 
     def as_json(self) -> dict[str, Any]:
         """One flat object: the figures, the machine and every setting."""
@@ -68,6 +74,7 @@ class BenchResult:
                 "teacher_forwards_per_image": self.teacher_forwards_per_image,
                 "warmup_s": self.warmup_s, "steady_s": self.steady_s,
                 "step_s_median": self.step_s_median, "device": self.device,
+                "teacher_table_s": self.teacher_table_s,
                 "torch": torch.__version__, "python": platform.python_version(),
                 "threads": torch.get_num_threads(), "hardware": self.hardware,
                 **{key: list(value) if isinstance(value, tuple) else value
@@ -75,14 +82,16 @@ class BenchResult:
 
     def summary(self) -> str:
         s = self.settings
+        table = ("" if self.teacher_table_s is None
+                 else f" (its logits served from a table made in {self.teacher_table_s:.2f} s)")
         return (f"{s.method}: {s.teacher} -> {s.student} on {s.dataset}"
                 f"{' (synthetic)' if s.synthetic else ''}, batch {s.batch_size}, "
                 f"augment {','.join(s.augment) or 'none'}, {s.precision}, "
                 f"{'compile ' + s.compile if s.compile else 'eager'}, {self.device}, "
                 f"{torch.get_num_threads()} threads: {self.images_per_s:,.0f} images/s "
                 f"({s.steps} steps, median {self.step_s_median * 1000:.1f} ms), "
-                f"{self.teacher_forwards_per_image:g} teacher forwards per image, "
-                f"warm-up {self.warmup_s:.2f} s ({s.warmup} steps)")
+                f"{self.teacher_forwards_per_image:g} teacher forwards per image"
+                f"{table}, warm-up {self.warmup_s:.2f} s ({s.warmup} steps)")
 
 
 def _resolved(pm: PluginManager, text: str, option: str, kind: str) -> Ref:
@@ -146,10 +155,11 @@ def bench(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> BenchRe
     recipe = Recipe.model_validate({"epochs": 1, "batch_size": settings.batch_size, "lr": 0.01,
                                     "augment": settings.augment, "precision": settings.precision},
                                    strict=False)
+    table_s = _serve_teacher_logits(distiller, recipe, data, device)
     step = TrainStep(distiller, make_optimizer(distiller.trainable_parameters(), recipe),
                      settings.precision, device, options)
     batches = _batches(data, recipe, torch.Generator().manual_seed(settings.seed))
-    forwards = TeacherForwards(distiller.teacher)
+    forwards = TeacherForwards(distiller.teacher, settings.compile is not None)
     distiller.train()
     with step.layout():
         began = time.perf_counter()
@@ -166,4 +176,17 @@ def bench(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> BenchRe
     images, teacher_images = settings.steps * settings.batch_size, forwards.take()
     forwards.close()
     return BenchResult(settings, images / sum(times), teacher_images / images, warmup_s, sum(times),
-                       statistics.median(times), str(device), describe(device))
+                       statistics.median(times), str(device), describe(device), table_s)
+
+
+def _serve_teacher_logits(distiller: Distiller[Any], recipe: Recipe, data: Split,
+                          device: torch.device) -> float | None:
+    """Where ``kdbench run`` would serve the teacher's logits from a table (a logits method on
+    unaugmented data), make that table as it does and serve them; the seconds it took, else None."""
+    if not can_serve(distiller, recipe):
+        return None
+    began = time.perf_counter()
+    logits = predict(distiller.teacher, data, recipe.eval_batch_size, device)  # type: ignore[arg-type]
+    distiller.teacher_source = LogitsTable(logits.to(device))
+    _synchronize(device)
+    return time.perf_counter() - began

@@ -9,19 +9,22 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from kdbench.data.augment import normalize, random_crop, random_flip
+from kdbench.data.augment import apply_views, normalize, random_views
 from kdbench.data.sampling import epoch_stop, limit_indices
 
 
 class Batch(NamedTuple):
     """A batch: normalized float ``images``, int64 ``labels``, each example's ``index`` in its
     split (methods with a per-example memory, like CRD, need it) and ``label_mask``, bool, True
-    where the label may be used. A hidden label's value is unspecified and must never matter."""
+    where the label may be used. A hidden label's value is unspecified and must never matter.
+    ``view``: each image's augmentation as an int64 view id (``kdbench.data.augment``), or None
+    for unaugmented or streamed batches; the engine serves a teacher's logits by (index, view)."""
 
     images: Tensor
     labels: Tensor
     index: Tensor  # type: ignore[assignment]  # the public field name; it shadows tuple.index
     label_mask: Tensor
+    view: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -83,13 +86,12 @@ class ImageTensors:
         order = torch.randperm(len(self), generator=generator).to(self.images.device)
         for start in range(0, epoch_stop(len(self), batch_size), batch_size):
             index = order[start:start + batch_size]
-            images = self.images[index]
-            if "crop" in augment:
-                images = random_crop(images, crop_padding, generator)
-            if "flip" in augment:
-                images = random_flip(images, generator)
+            images, views = self.images[index], None
+            if augment:
+                views = random_views(len(index), augment, crop_padding, generator).to(index.device)
+                images = apply_views(images, views, augment, crop_padding)
             yield Batch(normalize(images, self.mean, self.std), self.labels[index], index,
-                        self.label_mask[index])
+                        self.label_mask[index], views)
 
 
 def label_mask_for(labels: Tensor, mask: Tensor | None) -> Tensor:

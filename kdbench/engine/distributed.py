@@ -120,7 +120,8 @@ def shard(batch: Batch, rank: int, world_size: int) -> Batch:
         raise ValueError(f"a batch of {len(batch.labels)} examples leaves rank {rank} of "
                          f"{world_size} without any; give a larger batch_size or fewer processes")
     part = slice(int(bounds[0]), int(bounds[-1]) + 1)
-    return Batch(batch.images[part], batch.labels[part], batch.index[part], batch.label_mask[part])
+    return Batch(batch.images[part], batch.labels[part], batch.index[part], batch.label_mask[part],
+                 None if batch.view is None else batch.view[part])
 
 
 def global_means(terms: dict[str, Tensor], size: int, total: int, world_size: int) -> dict[str, Tensor]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,30 +23,34 @@ from kdbench.methods import Distiller
 
 MemoryFormat = Literal["auto", "channels_last", "contiguous"]
 MEMORY_FORMATS: tuple[str, ...] = ("auto", "channels_last", "contiguous")
+ViewBankChoice = Literal["auto", "on", "off"]
 COMPILERS = ("g++", "c++", "clang++")
 
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """``memory_format``: ``auto`` is channels_last for conv nets on CUDA, else contiguous (on
-    CPU channels_last measured no faster; see benchmarks/README.md). ``compile``: a torch.compile
-    backend (``inductor``, ``aot_eager``, ``eager``), or None to run eagerly."""
+    """``memory_format``: ``auto`` is channels_last for conv nets (measured faster on CPU as on
+    CUDA; see benchmarks/README.md), contiguous for the rest. ``compile``: a torch.compile
+    backend (``inductor``, ``aot_eager``, ``eager``), or None to run eagerly. ``view_bank``: serve
+    a logits method's teacher on augmented data from a view bank (``kdbench.engine.view_bank``)
+    when the sweep's runs of that teacher pay for it (``auto``), whenever one can (``on``), never."""
 
     memory_format: MemoryFormat = "auto"
     compile: str | None = None
+    view_bank: ViewBankChoice = "auto"
 
 
 DEFAULT_OPTIONS = EngineOptions()
 
 
-def memory_format_for(model: nn.Module, device: torch.device, choice: str) -> torch.memory_format:
+def memory_format_for(model: nn.Module, choice: str = "auto") -> torch.memory_format:
     """The layout of ``model``'s 4-d tensors and of its input images under ``choice``."""
     if choice == "channels_last":
         return torch.channels_last
     if choice == "contiguous":
         return torch.contiguous_format
     convolutional = any(isinstance(module, nn.Conv2d) for module in model.modules())
-    return torch.channels_last if device.type == "cuda" and convolutional else torch.contiguous_format
+    return torch.channels_last if convolutional else torch.contiguous_format
 
 
 def check_options(options: EngineOptions, precision: str, device: torch.device) -> None:
@@ -68,6 +72,19 @@ def check_options(options: EngineOptions, precision: str, device: torch.device) 
                            "none is on PATH; install one, or use --compile aot_eager")
 
 
+@contextmanager
+def laid_out(model: nn.Module, memory_format: torch.memory_format) -> Iterator[None]:
+    """``model`` in ``memory_format`` inside, contiguous again after (what safetensors saves)."""
+    if memory_format is torch.contiguous_format:
+        yield
+        return
+    model.to(memory_format=memory_format)
+    try:
+        yield
+    finally:
+        model.to(memory_format=torch.contiguous_format)
+
+
 class TrainStep:
     """Forward under autocast, backward through the gradient scaler, optimizer step; returns the
     method's named loss terms. Build it after the optimizer, on the device it trains on."""
@@ -75,7 +92,7 @@ class TrainStep:
     def __init__(self, distiller: Distiller, optimizer: torch.optim.Optimizer, precision: str,
                  device: torch.device, options: EngineOptions = DEFAULT_OPTIONS):
         self.distiller, self.optimizer, self.precision, self.device = distiller, optimizer, precision, device
-        self.memory_format = memory_format_for(distiller, device, options.memory_format)
+        self.memory_format = memory_format_for(distiller, options.memory_format)
         self.scaler = grad_scaler(precision, device)
         self.forward: Callable[[Batch, int], dict[str, Tensor]] = distiller
         if options.compile is not None:
@@ -93,12 +110,7 @@ class TrainStep:
         self.scaler.update()
         return terms
 
-    @contextmanager
-    def layout(self) -> Iterator[None]:
+    def layout(self) -> AbstractContextManager[None]:
         """The distiller in the step's memory format inside, contiguous again after (what
-        safetensors saves and evaluation reads)."""
-        self.distiller.to(memory_format=self.memory_format)
-        try:
-            yield
-        finally:
-            self.distiller.to(memory_format=torch.contiguous_format)
+        safetensors saves)."""
+        return laid_out(self.distiller, self.memory_format)

@@ -3,17 +3,19 @@ seed of that teacher, across processes.
 
 A split's logits live in ``<cache>/teachers/<member>/logits/<split>-<key>.safetensors``, in the
 folder of the teacher's (first) network, with a key of their own for an ensemble or an early stop:
-one float32 tensor ``logits`` (N, classes), and in its metadata the key it was made for, the sha256 of
-the teacher's weights and the sha256 of the tensor's bytes. A file that does not load or does not
-match all of them is moved aside with a one-line warning and made again; a lock per file lets one
-process make it while the others wait. The training step reads them through ``LogitsTable`` when
-``can_serve`` allows; otherwise the teacher runs live on every (augmented) batch.
+one float32 tensor ``logits`` (N, classes; a view bank's ``train-views`` file: N, views, classes),
+and in its metadata the key it was made for, the sha256 of the teacher's weights and the sha256
+of the tensor's bytes. A file that does not load or does not match all of them is moved aside
+with a one-line warning and made again; a lock per file lets one process make it while the others
+wait. The training step reads them through ``LogitsTable`` when ``can_serve`` allows, through a
+``ViewBank`` on augmented data when the plan asks for one; otherwise the teacher runs live.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +26,11 @@ import torch
 from torch import Tensor
 
 from kdbench.data import Batch
+from kdbench.data.augment import view_count
 from kdbench.data.split import Split
+from kdbench.data.tensors import ImageTensors
 from kdbench.engine.evaluate import predict
+from kdbench.engine.view_bank import make_bank
 from kdbench.execution.locks import held
 from kdbench.fileio import move_aside, write_bytes_atomic
 from kdbench.methods import Distiller
@@ -80,26 +85,37 @@ class LogitsCache:
         made as ``identity`` says: data set, subset, normalization, limit, code), predicted in
         batches of ``batch_size``; made (and written into the folder of network ``member``) only
         when no intact file has them."""
-        key = hashlib.sha256(json.dumps({"teacher": teacher.teacher_id, "split": split,
-                                         "batch_size": batch_size, **identity},
+        return self._cached(teacher, member, split, {"batch_size": batch_size, **identity},
+                            (len(data), data.num_classes),
+                            lambda: predict(teacher.model, data, batch_size, self.device))
+
+    def views(self, teacher: Teacher, member: str, data: ImageTensors, identity: dict[str, Any],
+              recipe: Recipe, batch_size: int) -> Tensor:
+        """Float32 logits (N, views, classes), on the CPU, of ``teacher`` on every view of the
+        training split ``data`` under ``recipe``'s augmentation: its view bank, made only when no
+        intact file has it."""
+        augment = {"augment": list(recipe.augment), "crop_padding": recipe.crop_padding}
+        shape = (len(data), view_count(recipe.augment, recipe.crop_padding), data.num_classes)
+        return self._cached(teacher, member, "train-views", {"batch_size": batch_size, **augment, **identity},
+                            shape, lambda: make_bank(teacher.model, data, recipe, batch_size, self.device))
+
+    def _cached(self, teacher: Teacher, member: str, split: str, identity: dict[str, Any],
+                shape: tuple[int, ...], make: Callable[[], Tensor]) -> Tensor:
+        key = hashlib.sha256(json.dumps({"teacher": teacher.teacher_id, "split": split, **identity},
                                         sort_keys=True).encode()).hexdigest()
         if teacher.teacher_id != self._teacher_id:
             self._memo.clear()
             self._teacher_id = teacher.teacher_id
         memo = (key, teacher.sha256)
         if memo not in self._memo:
-            self._memo[memo] = self._load_or_make(teacher, self.path(member, split, key), data, key,
-                                                  batch_size)
+            path = self.path(member, split, key)
+            with held(self.cache, "logits", key[:32]):
+                logits = read(path, key, teacher.sha256, shape)
+                if logits is None:
+                    logits = make()
+                    write(path, key, teacher.sha256, logits)
+            self._memo[memo] = logits
         return self._memo[memo]
-
-    def _load_or_make(self, teacher: Teacher, path: Path, data: Split, key: str,
-                      batch_size: int) -> Tensor:
-        with held(self.cache, "logits", key[:32]):
-            logits = read(path, key, teacher.sha256, (len(data), data.num_classes))
-            if logits is None:
-                logits = predict(teacher.model, data, batch_size, self.device)
-                write(path, key, teacher.sha256, logits)
-        return logits
 
 
 def write(path: Path, key: str, teacher_sha256: str, logits: Tensor) -> None:
@@ -110,7 +126,7 @@ def write(path: Path, key: str, teacher_sha256: str, logits: Tensor) -> None:
     write_bytes_atomic(path, safetensors.torch.save({"logits": logits}, metadata=metadata))
 
 
-def read(path: Path, key: str, teacher_sha256: str, shape: tuple[int, int]) -> Tensor | None:
+def read(path: Path, key: str, teacher_sha256: str, shape: tuple[int, ...]) -> Tensor | None:
     """The logits in ``path`` when it holds exactly what ``write`` wrote for ``key`` and these
     teacher weights, of ``shape``; else None, after moving a file that is there aside."""
     if not path.exists():
@@ -124,7 +140,7 @@ def read(path: Path, key: str, teacher_sha256: str, shape: tuple[int, int]) -> T
     return logits
 
 
-def _checked(path: Path, key: str, teacher_sha256: str, shape: tuple[int, int]) -> Tensor:
+def _checked(path: Path, key: str, teacher_sha256: str, shape: tuple[int, ...]) -> Tensor:
     with safetensors.safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata() or {}
         names = list(handle.keys())

@@ -107,7 +107,7 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
     generator = torch.Generator().manual_seed(seed)
     step = TrainStep(distiller, optimizer, recipe.precision, device, options)
     start, history = _start(checkpoint, distiller, optimizer, generator, device, step.scaler)
-    forwards = TeacherForwards(distiller.teacher)  # what each epoch actually ran the teacher on
+    forwards = TeacherForwards(distiller.teacher, options.compile is not None)  # what each epoch ran it on
     if group is not None:  # each rank trains on its shard; DDP averages the gradients
         step.forward = Replica(distiller, group, device)
     for epoch in range(start, recipe.epochs):
@@ -135,7 +135,8 @@ def fit(distiller: Distiller, train: Split, recipe: Recipe, seed: int,
         last = epoch == recipe.epochs - 1
         if test is not None and ((epoch + 1) % recipe.eval_every == 0 or last):
             with autocast(recipe.precision, device):
-                logits = predict(distiller.student, test, recipe.eval_batch_size, device)
+                logits = predict(distiller.student, test, recipe.eval_batch_size, device,
+                                 options.memory_format)
             entry["test_acc"] = accuracy(logits, test.labels)
         history.append(entry)
         if before_checkpoint is not None:

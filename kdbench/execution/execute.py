@@ -51,7 +51,7 @@ def make(job: RunJob, context: Context, report: Reporter) -> Outcome:
     if job.older:
         report.say(f"running {job.describe()} again: its result was made by other code "
                    f"({job.older}); --reuse-stale keeps it")
-    result = run(job.spec, tools, report)
+    result = run(job.spec, tools, report, view_bank=job.view_bank)
     tools.store.write(result)
     if result.ok:  # only now: the student and the result are on disk
         remove(checkpoint_path(context.cache, job.spec))

@@ -41,12 +41,14 @@ class RunJob:
     """Make one run: train its student (after the teacher jobs in ``needs``), write its result.
     ``older`` says why a result made by other code is not reused, when there is one; ``seen`` is
     the modification time (ns) of the result file that the planner did not accept, if any: a
-    different one is another runner's."""
+    different one is another runner's. ``view_bank``: its teacher's logits may come from a view
+    bank, which the sweep's runs of that teacher share."""
 
     spec: RunSpec
     needs: tuple[str, ...] = ()
     older: str | None = None
     seen: int | None = None
+    view_bank: bool = False
 
     @property
     def key(self) -> str:

@@ -4,11 +4,14 @@ early-stopped checkpoint the sweep's students need, and comes before the runs th
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tabulate import tabulate
 
+from kdbench.engine.step import ViewBankChoice
+from kdbench.engine.view_bank import worth_banking
 from kdbench.execution.jobs import Job, RunJob, TeacherJob
 from kdbench.fileio import move_aside
 from kdbench.results import ResultStore, RunResult
@@ -51,6 +54,8 @@ class Plan:
                 what += f" (also keeps epoch {', '.join(map(str, job.snapshots))})"
             if isinstance(job, RunJob) and job.older:
                 what += f" (its old result was made by other code: {job.older})"
+            if isinstance(job, RunJob) and job.view_bank:
+                what += " (teacher logits from a view bank, where its method reads only them)"
             rows.append([job.key, what, job.epochs, ", ".join(job.needs) or "-"])
         return tabulate(rows, headers=["job", "trains", "epochs", "after"], tablefmt="simple")
 
@@ -105,8 +110,9 @@ def snapshot(teacher: TeacherSpec) -> tuple[int, ...]:
 
 
 def plan(runs: list[RunSpec], store: ResultStore, cache: Path, rerun: bool = False,
-         reuse_stale: bool = False) -> Plan:
-    """The jobs that make ``runs``; teacher jobs first where a run needs them."""
+         reuse_stale: bool = False, view_bank: ViewBankChoice = "auto") -> Plan:
+    """The jobs that make ``runs``: the teacher jobs, then the runs. ``view_bank``
+    says which runs may take their teacher's logits from a view bank (see ``banked``)."""
     result = Plan(list(runs))
     todo: list[RunJob] = []
     for spec in runs:
@@ -121,15 +127,44 @@ def plan(runs: list[RunSpec], store: ResultStore, cache: Path, rerun: bool = Fal
         todo.append(RunJob(spec, older=code_change(older[0].spec, spec) if older else None,
                            seen=modified(store.path(spec))))
     teachers = teacher_jobs([job.spec for job in todo], cache)
-    emitted: set[str] = set()
-    for job in todo:
-        needs = tuple(f"teacher:{m.teacher_id}" for m in members(job.spec))
-        for key in needs:
-            if key in teachers and key not in emitted:
-                result.jobs.append(teachers[key])
-                emitted.add(key)
-        result.jobs.append(replace(job, needs=tuple(k for k in needs if k in teachers)))
+    banks = banked([job.spec for job in todo], view_bank)
+    runs = [replace(job, needs=tuple(key for key in (f"teacher:{m.teacher_id}" for m in members(job.spec))
+                                     if key in teachers), view_bank=job.spec.run_id in banks)
+            for job in todo]
+    result.jobs = [*critical_first(list(teachers.values()), runs), *runs]
     return result
+
+
+def critical_first(teachers: list[TeacherJob], runs: list[RunJob]) -> list[TeacherJob]:
+    """Teacher jobs, those that hold up the most epochs of runs first (the longest path of the
+    DAG starts there, so parallel executors start it first); ties keep their order."""
+    waiting = {job.key: job.epochs + sum(run.epochs for run in runs if job.key in run.needs)
+               for job in teachers}
+    return sorted(teachers, key=lambda job: -waiting[job.key])
+
+
+def bank_key(spec: RunSpec) -> str | None:
+    """What runs sharing one view bank have in common: the teacher, the distillation data and
+    its augmentation (None for a run without teacher or augmentation)."""
+    if spec.teacher is None or not spec.recipe.augment:
+        return None
+    return json.dumps([spec.teacher.teacher_id, spec.distill_data.model_dump(mode="json"), spec.train_limit,
+                       list(spec.recipe.augment), spec.recipe.crop_padding], sort_keys=True)
+
+
+def banked(specs: list[RunSpec], choice: ViewBankChoice) -> set[str]:
+    """The run ids that may use a view bank: with ``auto``, those whose bank costs no more teacher
+    forwards than the epochs of all the runs that share it (each run still checks that its method
+    and data can use one); with ``on``, every run with a teacher on augmented data."""
+    if choice == "off":
+        return set()
+    epochs: dict[str, int] = {}
+    for spec in specs:
+        key = bank_key(spec)
+        if key is not None:
+            epochs[key] = epochs.get(key, 0) + spec.recipe.epochs
+    return {spec.run_id for spec in specs if (key := bank_key(spec)) is not None
+            and (choice == "on" or worth_banking(spec.recipe, epochs[key]))}
 
 
 def members(spec: RunSpec) -> list[TeacherSpec]:

@@ -9,12 +9,15 @@ import pytest
 import torch
 from torch import nn
 
+from kdbench.cost import TeacherForwards
 from kdbench.data.embedded import load_digits
 from kdbench.data.normalization import ImageParams
-from kdbench.engine.step import EngineOptions, check_options, memory_format_for
+from kdbench.engine.evaluate import predict
+from kdbench.engine.step import EngineOptions, TrainStep, check_options, memory_format_for
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
 from kdbench.methods.ce import CE, CEParams
+from kdbench.methods.kd import KD, KDParams
 from kdbench.models.mlp import MLP
 from kdbench.specs import Recipe
 
@@ -28,13 +31,19 @@ def small_convnet() -> nn.Module:
                          nn.Flatten(), nn.Linear(4 * 8 * 8, 10))
 
 
-def test_auto_is_channels_last_for_conv_nets_on_cuda_only() -> None:
-    cuda = torch.device("cuda")
-    assert memory_format_for(small_convnet(), cuda, "auto") is torch.channels_last
-    assert memory_format_for(small_convnet(), CPU, "auto") is torch.contiguous_format
-    assert memory_format_for(MLP(64, 10, (8,)), cuda, "auto") is torch.contiguous_format
-    assert memory_format_for(MLP(64, 10, (8,)), CPU, "channels_last") is torch.channels_last
-    assert memory_format_for(small_convnet(), cuda, "contiguous") is torch.contiguous_format
+def test_auto_is_channels_last_for_conv_nets_only() -> None:
+    assert memory_format_for(small_convnet(), "auto") is torch.channels_last
+    assert memory_format_for(MLP(64, 10, (8,)), "auto") is torch.contiguous_format
+    assert memory_format_for(MLP(64, 10, (8,)), "channels_last") is torch.channels_last
+    assert memory_format_for(small_convnet(), "contiguous") is torch.contiguous_format
+
+
+def test_prediction_in_channels_last_equals_contiguous_and_leaves_the_model_as_it_was() -> None:
+    model = small_convnet().train()
+    data = load_digits(ImageParams(), "test").limit(64)
+    fast = predict(model, data, 32, CPU)
+    assert model.training and model[0].weight.is_contiguous()
+    assert torch.allclose(fast, predict(model, data, 32, CPU, "contiguous"), atol=1e-5)
 
 
 def trained(options: EngineOptions) -> tuple[nn.Module, list[dict]]:
@@ -60,6 +69,20 @@ def test_compiled_steps_learn_what_eager_steps_learn() -> None:
     _, compiled = trained(EngineOptions(compile="eager"))
     for a, b in zip(plain, compiled, strict=True):
         assert a["loss"]["ce"] == pytest.approx(b["loss"]["ce"], rel=1e-4)
+
+
+def test_a_compiled_kd_step_counts_its_teacher_forwards_without_recompiling() -> None:
+    torch._dynamo.reset()
+    teacher, data = small_convnet(), load_digits(ImageParams(), "train").limit(96)
+    distiller = KD(small_convnet(), teacher, KDParams())
+    step = TrainStep(distiller, torch.optim.SGD(distiller.trainable_parameters(), lr=0.01), "fp32", CPU,
+                     EngineOptions(compile="eager"))
+    forwards = TeacherForwards(teacher, compiled=True)
+    batches = list(data.train_batches(32, torch.Generator().manual_seed(0)))
+    with torch._dynamo.config.patch(error_on_recompile=True), step.layout():
+        for batch in batches:
+            step(batch, 0)
+    assert forwards.take() == 96  # counted at run time, not baked into the graph as a constant
 
 
 def test_compile_that_cannot_work_is_a_one_line_error(monkeypatch) -> None:

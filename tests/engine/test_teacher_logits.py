@@ -18,7 +18,10 @@ import kdbench.runner
 from kdbench.data.embedded import load_digits
 from kdbench.data.normalization import ImageParams
 from kdbench.engine.evaluate import predict
+from kdbench.engine.step import EngineOptions, ViewBankChoice
 from kdbench.engine.teacher_logits import FORMAT, LogitsCache, LogitsTable, can_serve
+from kdbench.execution.planner import banked
+from kdbench.expand import expand
 from kdbench.methods.ce import CE, CEParams
 from kdbench.methods.crd import CRD, CRDParams
 from kdbench.methods.hint import Hint, HintParams
@@ -26,8 +29,8 @@ from kdbench.methods.kd import KD, KDParams, kd_loss
 from kdbench.methods.taps import FeatureTap
 from kdbench.models.mlp import MLP
 from kdbench.plugin import Batch, Distiller, MethodInfo, NoParams, hookimpl
-from kdbench.plugins import PluginManager
-from kdbench.specs import Recipe
+from kdbench.plugins import PluginManager, get_plugin_manager
+from kdbench.specs import Recipe, TrackSpec
 from kdbench.teachers import Teacher, TeacherCache
 from kdbench.testing import ContractError, check_method
 from kdbench.testing.tiny import lenet_pair, tiny_data
@@ -58,9 +61,11 @@ def teacher_forwards(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return counts
 
 
-def run_tiny(write_track, track: dict, tmp_path: Path, results: str = "results", seeds=(0, 1)):
+def run_tiny(write_track, track: dict, tmp_path: Path, results: str = "results", seeds=(0, 1),
+             view_bank: ViewBankChoice = "auto"):
     return kdbench.run(write_track(track), "smoke", seeds=list(seeds), results=tmp_path / results,
-                       cache=tmp_path / "cache", device="cpu", progress=False)
+                       cache=tmp_path / "cache", device="cpu", progress=False,
+                       engine=EngineOptions(view_bank=view_bank))
 
 
 @pytest.mark.slow
@@ -95,11 +100,11 @@ def test_a_sweep_reads_each_data_set_once(tiny_track, write_track, tmp_path, mon
 
 
 @pytest.mark.slow
-def test_augmented_data_run_the_teacher_live_on_every_batch(tiny_track, write_track, tmp_path,
-                                                            teacher_forwards) -> None:
+def test_augmented_data_without_a_view_bank_run_the_teacher_live_on_every_batch(
+        tiny_track, write_track, tmp_path, teacher_forwards) -> None:
     tiny_track["teacher_seed"] = 0
     tiny_track["budgets"]["smoke"]["student"]["augment"] = ["flip"]
-    results = run_tiny(write_track, tiny_track, tmp_path)
+    results = run_tiny(write_track, tiny_track, tmp_path, view_bank="off")
     test = len(load_digits(ImageParams(), "test"))
     expected: Counter[str] = Counter()
     for result in results:
@@ -109,6 +114,42 @@ def test_augmented_data_run_the_teacher_live_on_every_batch(tiny_track, write_tr
     assert all(count > 2 * TRAIN_LIMIT for count in expected.values())
     # evaluation's logits still come from the cache: once per image of each split
     assert teacher_forwards == {tid: live + TRAIN_LIMIT + test for tid, live in expected.items()}
+
+
+@pytest.mark.slow
+def test_a_view_bank_runs_each_teacher_once_per_view_and_gives_the_live_teachers_losses(
+        tiny_track, write_track, tmp_path, teacher_forwards) -> None:
+    tiny_track["teacher_seed"] = 0
+    tiny_track["budgets"]["smoke"]["student"].update(augment=["crop", "flip"], crop_padding=1)
+    banked = run_tiny(write_track, tiny_track, tmp_path, "banked", view_bank="on")
+    views = 3 * 3 * 2  # crop offsets -1..1 in each axis, flipped or not
+    test = len(load_digits(ImageParams(), "test"))
+    assert teacher_forwards == {tid: views * TRAIN_LIMIT + TRAIN_LIMIT + test for tid in teacher_forwards}
+    assert len(teacher_forwards) == 2 and all(r.ok for r in banked)
+    assert all(entry["teacher_images"] == 0 for r in banked for entry in r.history)
+    live = run_tiny(write_track, tiny_track, tmp_path, "live", view_bank="off")
+    assert [r.run_id for r in banked] == [r.run_id for r in live]  # the bank is not part of the run
+    for a, b in zip(banked, live, strict=True):
+        for x, y in zip(a.history, b.history, strict=True):
+            assert x["loss"] == pytest.approx(y["loss"], rel=1e-5, abs=1e-7)
+    logits = (tmp_path / "cache" / "teachers").rglob("logits/*")
+    files = sorted(path.name.rsplit("-", 1)[0] for path in logits)
+    assert files == ["test", "test", "train", "train", "train-views", "train-views"]
+
+
+def test_a_plan_banks_a_teacher_only_where_its_runs_pay_for_the_views(tiny_track) -> None:
+    def banks(augment: list[str], padding: int, choice: ViewBankChoice) -> dict[str, bool]:
+        tiny_track["budgets"]["smoke"]["student"].update(augment=augment, crop_padding=padding)
+        runs = expand(TrackSpec.model_validate(tiny_track), "smoke", get_plugin_manager(), seeds=(0, 1))
+        chosen = banked(runs, choice)
+        return {f"{r.method_label} {r.teacher_label} {r.seed}": r.run_id in chosen for r in runs}
+
+    # each teacher (one per seed) has a kd and an eskd run of 2 epochs: 4 teacher epochs
+    assert not any(banks(["crop"], 1, "auto").values())  # 9 views > 4 epochs: live
+    flip = banks(["flip"], 1, "auto")  # 2 views <= 4 epochs
+    assert {name for name, bank in flip.items() if bank} == {name for name in flip if "None" not in name}
+    assert banks(["crop"], 1, "on") == flip and not any(banks(["flip"], 1, "off").values())
+    assert not any(banks([], 1, "on").values())  # nothing to bank without augmentation
 
 
 @pytest.mark.slow
