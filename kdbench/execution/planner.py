@@ -128,10 +128,10 @@ def plan(runs: list[RunSpec], store: ResultStore, cache: Path, rerun: bool = Fal
                            seen=modified(store.path(spec))))
     teachers = teacher_jobs([job.spec for job in todo], cache)
     banks = banked([job.spec for job in todo], view_bank)
-    runs = [replace(job, needs=tuple(key for key in (f"teacher:{m.teacher_id}" for m in members(job.spec))
+    jobs = [replace(job, needs=tuple(key for key in (f"teacher:{m.teacher_id}" for m in members(job.spec))
                                      if key in teachers), view_bank=job.spec.run_id in banks)
             for job in todo]
-    result.jobs = [*critical_first(list(teachers.values()), runs), *runs]
+    result.jobs = [*critical_first(list(teachers.values()), jobs), *jobs]
     return result
 
 
