@@ -51,12 +51,15 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
             device: str = "auto", download: bool = False, rerun: bool = False,
             reuse_stale: bool = False, log: Sequence[str] = (), log_dir: str | os.PathLike[str] = "runs",
             strict_plugins: bool = False, precision: str | None = None,
-            engine: EngineOptions = DEFAULT_OPTIONS) -> Sweep:
+            engine: EngineOptions = DEFAULT_OPTIONS,
+            teacher_checkpoints: str | os.PathLike[str] | None = None) -> Sweep:
     """Load, override, validate and expand ``track`` (an installed track's name or a YAML file),
     choose its executor and check its data: every problem a user can fix is a ``KdbenchError``
     here, before anything trains. Under torchrun, join the process group: each run trains on
     every rank (DDP) and ranks other than 0 print nothing. ``precision`` sets every recipe's
-    (``--precision``); ``engine`` says how steps run (memory format, ``torch.compile``)."""
+    (``--precision``); ``engine`` says how steps run (memory format, ``torch.compile``);
+    ``teacher_checkpoints`` is a folder of teacher checkpoint files (``--teacher-checkpoints``)."""
+    from kdbench.checkpoint_dir import checkpoint_overrides
     from kdbench.data.source import DataSource
     from kdbench.engine.precision import precision_overrides
     from kdbench.engine.step import check_options
@@ -64,7 +67,7 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     from kdbench.loggers.group import LoggerGroup
     from kdbench.overrides import parse_overrides
     from kdbench.plugins import get_plugin_manager
-    from kdbench.preflight import data_problems
+    from kdbench.preflight import checkpoint_problems, data_problems
     from kdbench.runner import resolve_device
     from kdbench.specfile import load_track_file
     from kdbench.trackpath import track_path
@@ -77,6 +80,9 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     spec, root = load_track_file(path, parsed)
     if precision is not None:
         parsed = (*parsed, *precision_overrides(precision, spec))
+        spec, root = load_track_file(path, parsed)
+    if teacher_checkpoints is not None:
+        parsed = (*parsed, *checkpoint_overrides(Path(teacher_checkpoints), spec))
         spec, root = load_track_file(path, parsed)
     runs = expand(spec, budget, pm, seeds=tuple(seeds) if seeds is not None else None,
                   source=str(path), root=root)
@@ -94,7 +100,8 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
                       data_dir=Path(data_dir) if data_dir is not None else paths.data_dir(),
                       device=device, download=download, rerun=rerun, log=tuple(log),
                       log_dir=Path(log_dir), strict_plugins=strict_plugins, group=group, engine=engine)
-    problems = data_problems(runs, DataSource(pm, context.data_dir, download=download))
+    data = DataSource(pm, context.data_dir, download=download)
+    problems = data_problems(runs, data) or checkpoint_problems(runs, pm, data, context.cache)
     if problems:
         raise SpecError(str(path), problems)
     if group is not None:

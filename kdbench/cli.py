@@ -152,6 +152,11 @@ def parser() -> argparse.ArgumentParser:
                      help="worker processes of the local executor (spawned; CPU threads split "
                           "between them, one GPU each) (default: 1, in this process)")
 
+    run.add_argument("--teacher-checkpoints", type=Path, metavar="DIR",
+                     help="load teachers from the files in DIR instead of training them: "
+                          "<label or model>.pth (RepDistiller's torch.save files) or .safetensors "
+                          "(kdbench's), each checked against its sha256 from the track or from "
+                          "DIR/SHA256SUMS (default: train every teacher as the track says)")
     run.add_argument("--precision", choices=PRECISION_CHOICES,
                      help="train and evaluate every network at this precision: --set "
                           "student_recipe.precision=P (and teacher_recipe's) (default: the track's)")
@@ -357,7 +362,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                        cache=args.cache_dir, data_dir=args.data_dir, device=args.device,
                        download=args.download, rerun=args.rerun, reuse_stale=args.reuse_stale,
                        log=args.log, log_dir=args.log_dir, strict_plugins=args.strict_plugins,
-                       precision=args.precision,
+                       precision=args.precision, teacher_checkpoints=args.teacher_checkpoints,
                        engine=EngineOptions(memory_format=args.memory_format, compile=args.compile,
                                             view_bank=args.view_bank))
     if args.nproc_per_node is not None and args.nproc_per_node != 1 and not args.plan:
@@ -522,19 +527,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def data_checked(path: Path, track: TrackSpec, pm: PluginManager, overrides: Sequence[Override],
                  data_dir: Path | None) -> None:
     """``kdbench run``'s pre-flight over every budget of ``track``: a ``SpecError`` listing the
-    training sets that would be empty; data sets not on disk are an error as in ``run``."""
+    training sets that would be empty and the teacher checkpoints that do not check out; data sets
+    not on disk are an error as in ``run``."""
     from kdbench import paths
     from kdbench.data.source import DataSource
     from kdbench.errors import SpecError
     from kdbench.expand import expand
-    from kdbench.preflight import data_problems
+    from kdbench.preflight import checkpoint_problems, data_problems
     from kdbench.specfile import load_track_file
 
     _, root = load_track_file(path, overrides)
     data = DataSource(pm, data_dir or paths.data_dir())
     problems: dict[str, list[str]] = {}
     for budget in track.budgets:
-        for problem in data_problems(expand(track, budget, pm, source=str(path), root=root), data):
+        runs = expand(track, budget, pm, source=str(path), root=root)
+        for problem in data_problems(runs, data) + checkpoint_problems(runs, pm, data):
             problems.setdefault(problem, []).append(budget)
     if problems:
         raise SpecError(str(path), [problem if len(budgets) == len(track.budgets)

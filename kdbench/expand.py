@@ -3,16 +3,29 @@ method, seed) of a budget, after phase two of validation (``kdbench.resolve``) f
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kdbench.checkpoints import family, resolve_path
 from kdbench.errors import KdbenchError
 from kdbench.plugins import PluginManager
 from kdbench.probes.plan import resolve_probes
+from kdbench.repdistiller import RENAMES, families
 from kdbench.resolve import Resolver, known, unlabelled
 from kdbench.specfile import where
-from kdbench.specs import DataRef, Ref, RunSpec, StudentEntry, TeacherEntry, TeacherSpec, TrackSpec
+from kdbench.specs import (
+    Checkpoint,
+    DataRef,
+    Recipe,
+    Ref,
+    RunSpec,
+    StudentEntry,
+    TeacherEntry,
+    TeacherSpec,
+    TrackSpec,
+)
 from kdbench.versions import code_versions
 
 
@@ -85,6 +98,8 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
     recipes = {track.teacher_label(t): check.entry_recipe(track.teacher_recipe, teacher_recipe, t.recipe,
                                                           ("teachers", i, "recipe"))
                for i, t in enumerate(track.teachers) if track.teacher_recipe and teacher_recipe}
+    loaded = {track.teacher_label(t): _checkpoint(check, t, i, teachers[track.teacher_label(t)], pm, source)
+              for i, t in enumerate(track.teachers) if t.checkpoint is not None}
     checkpoints: dict[str, int] = {}
     for entry in track.teachers:
         own = recipes.get(track.teacher_label(entry))
@@ -113,6 +128,8 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                         protocol_version=track.protocol_version,
                         code=code_versions(pm, model=("models", teachers[name]),
                                            data=("datasets", teacher_data)))
+                    if name in loaded:
+                        teacher = as_loaded(teacher, known(loaded[name]))
                 student = students[track.student_label(student_entry)]
                 pair = (track.teacher_label(teacher_entry) if teacher_entry else None,
                         track.student_label(student_entry))
@@ -132,3 +149,33 @@ def expand(track: TrackSpec, budget: str, pm: PluginManager, seeds: tuple[int, .
                                        student=("models", student),
                                        dataset=("datasets", dataset), data=("datasets", data))))
     return runs
+
+
+def _checkpoint(check: Resolver, entry: TeacherEntry, index: int, model: Ref | None, pm: PluginManager,
+                source: str | None) -> Checkpoint | None:
+    """A teacher entry's checkpoint with its path resolved (against the track file's folder);
+    a path that cannot be, or a format that cannot map the model's names, is a problem."""
+    assert entry.checkpoint is not None
+    loc = ("teachers", index, "checkpoint")
+    folder = Path(source).parent if source is not None and Path(source).is_file() else None
+    try:
+        path = resolve_path(entry.checkpoint.path, folder)
+    except KdbenchError as error:
+        check.problems.append(f"{where((*loc, 'path'), check.root)}: {error}")
+        return None
+    if entry.checkpoint.format == "repdistiller" and model is not None \
+            and family(pm, model) not in RENAMES:
+        check.problems.append(f"{where((*loc, 'format'), check.root)}: RepDistiller's names are "
+                              f"mapped for the model families {families()}, not "
+                              f"{family(pm, model)} ({model.name}); use format kdbench")
+        return None
+    return Checkpoint(sha256=entry.checkpoint.sha256, format=entry.checkpoint.format, path=str(path))
+
+
+def as_loaded(teacher: TeacherSpec, checkpoint: Checkpoint) -> TeacherSpec:
+    """A teacher whose weights come from ``checkpoint``: not trained (0 epochs, no training data
+    limit, seed 0 whatever the student's), evaluated as the track's teacher recipe says."""
+    recipe = Recipe(epochs=0, eval_batch_size=teacher.recipe.eval_batch_size,
+                    precision=teacher.recipe.precision)
+    return teacher.model_copy(update={"recipe": recipe, "train_limit": None, "seed": 0,
+                                      "checkpoint": checkpoint})

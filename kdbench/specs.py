@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -245,8 +246,46 @@ class Budget(Strict):
         return seeds
 
 
+SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+CheckpointFormat = Literal["kdbench", "repdistiller"]
+
+
+def _sha256_digest(value: str) -> str:
+    """A sha256 digest as ``sha256sum`` prints it, lower-cased; anything else is one-line error."""
+    if not SHA256_HEX.fullmatch(value):
+        raise ValueError(f"a sha256 digest is 64 hexadecimal digits (as sha256sum prints it), "
+                         f"not {value[:70]!r}")
+    return value.lower()
+
+
+class Checkpoint(Strict):
+    """A teacher's weights read from a file instead of trained: its sha256 (part of the teacher's
+    id) and its layout; ``path`` says where the file is on this machine and is not part of ids."""
+
+    sha256: str = Field(description="sha256 of the file, 64 hex digits; checked before it is read")
+    format: CheckpointFormat = Field("kdbench", description="kdbench: a safetensors file of the "
+                                     "model's own state dict (a cached teacher's model.safetensors); "
+                                     "repdistiller: a torch.save file with RepDistiller's state "
+                                     "dict under 'model' (its train_teacher.py checkpoints)")
+    path: str | None = Field(None, exclude=True, description="where the file is here (not hashed)")
+
+    @field_validator("sha256")
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        return _sha256_digest(value)
+
+
+class CheckpointEntry(Checkpoint):
+    """A track's ``checkpoint`` of a teacher: ``path`` (``~`` and ``$VARS`` expand; a relative path
+    is relative to the track file's folder), ``sha256`` and ``format``."""
+
+    path: str = Field(min_length=1, description="the file; ~ and $VARS expand; relative to the "
+                      "track file's folder")
+
+
 class TeacherEntry(Strict):
-    """A teacher of the track: a model trained with the teacher recipe on the teacher data.
+    """A teacher of the track: a model trained with the teacher recipe on the teacher data, or
+    loaded from a ``checkpoint`` file (then neither trained nor an ensemble nor a snapshot).
 
     ``ensemble: N`` trains N members with different seeds and predicts log(mean(softmax)).
     ``recipe`` patches the teacher recipe for this teacher alone, which is then trained as a
@@ -265,6 +304,24 @@ class TeacherEntry(Strict):
         "teacher's shorter schedule)")
     snapshot_fraction: float | None = Field(None, gt=0, le=1, description="use the snapshot of "
                                             "the teacher's run after this fraction of its epochs")
+    checkpoint: CheckpointEntry | None = Field(None, description="load the weights from this file "
+                                               "(path, sha256, format) instead of training them")
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _loaded_alone(cls, checkpoint: CheckpointEntry | None,
+                      info: ValidationInfo) -> CheckpointEntry | None:
+        """A loaded teacher is one network that is not trained: no ensemble, recipe or snapshot."""
+        if checkpoint is None:
+            return None
+        if info.data.get("ensemble", 1) > 1:
+            raise ValueError(f"a checkpoint is one network: it cannot be an ensemble of "
+                             f"{info.data['ensemble']}; drop ensemble or checkpoint")
+        for name in ("recipe", "snapshot_fraction"):
+            if info.data.get(name) is not None:
+                raise ValueError(f"a teacher loaded from a checkpoint is not trained: drop {name} "
+                                 "or checkpoint")
+        return checkpoint
 
     @model_validator(mode="before")
     @classmethod
@@ -282,6 +339,9 @@ class TeacherEntry(Strict):
             parts.append("own recipe: " + ", ".join(f"{key} {_plain(value)}" for key, value in own.items()))
         if self.snapshot_fraction:
             parts.append(f"snapshot of its run at {self.snapshot_fraction:g} of training")
+        if self.checkpoint is not None:
+            parts.append(f"loaded from a {self.checkpoint.format} checkpoint, sha256 "
+                         f"{self.checkpoint.sha256[:12]}")
         return "; ".join(parts)
 
 
@@ -538,10 +598,11 @@ class TrackSpec(Strict):
 
     def interval_variance(self, seeds: tuple[int, ...] | None = None) -> IntervalVariance:
         """Which variance intervals over ``seeds`` (default: the track's) include: "students and
-        teachers" when those seeds meet more than one teacher seed, else "students only"."""
+        teachers" when those seeds meet more than one trained teacher seed (a teacher loaded
+        from a checkpoint is one for every seed), else "students only"."""
         teacher_seeds = {self.teacher_seed_for(seed) for seed in seeds or self.seeds}
         trained = self.teacher_recipe is not None and self.teacher_recipe.epochs > 0
-        if self.teachers and trained and len(teacher_seeds) > 1:
+        if any(t.checkpoint is None for t in self.teachers) and trained and len(teacher_seeds) > 1:
             return "students and teachers"
         return "students only"
 
@@ -664,6 +725,17 @@ class TeacherSpec(Strict):
                                          "many epochs (a snapshot_fraction teacher)")
     protocol_version: int = Field(1, ge=1, description="its track's protocol_version")
     code: tuple[str, ...] = Field((), description="code versions of its model family and data set")
+    checkpoint: Checkpoint | None = Field(None, description="the file its weights are loaded from "
+                                          "instead of trained; its sha256 is part of the id")
+
+    @model_serializer(mode="wrap")
+    def _without_checkpoint(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A trained teacher's dump (and so its id) has no ``checkpoint`` key: ids made before
+        checkpoints existed stay as they are."""
+        data: dict[str, Any] = handler(self)
+        if data.get("checkpoint") is None:
+            data.pop("checkpoint", None)
+        return data
 
     @property
     def teacher_id(self) -> str:

@@ -4,7 +4,8 @@ and method of every track that names the same teacher.
 A teacher spec expands into members (one network, or N for an ensemble). Each member lives in
 ``<cache>/teachers/<member_id>/``: ``model.safetensors`` (the final weights), ``epoch-<E>.safetensors``
 (snapshots of the run that ``snapshot_fraction`` teachers use, saved while it trains) and
-``teacher.json`` (its spec, the weights' sha256, its history and timings). A ``teacher.json`` that
+``teacher.json`` (its spec, the weights' sha256, its history and timings; for a member loaded from
+a checkpoint file, ``loaded_from`` with the file's sha256 and format instead). A ``teacher.json`` that
 cannot be read, or weights that do not match their sha256, are moved aside (``<name>.corrupt``) with
 a warning and the member is trained again.
 """
@@ -26,11 +27,12 @@ from safetensors.torch import load_model
 from torch import Tensor, nn
 
 from kdbench.build import build_model, count_parameters
+from kdbench.checkpoints import load_weights
 from kdbench.data.source import DataSource
 from kdbench.data.split import Split
 from kdbench.engine.teacher_logits import LogitsCache
 from kdbench.engine.train import EpochCallback, fit
-from kdbench.fileio import move_aside, remove, write_bytes_atomic, write_text_atomic
+from kdbench.fileio import move_aside, remove, sha256_file, write_bytes_atomic, write_text_atomic
 from kdbench.loggers.group import LoggerGroup
 from kdbench.methods.ce import CE, CEParams
 from kdbench.plugins import PluginManager
@@ -58,14 +60,6 @@ class Teacher:
     sha256: str
     records: list[dict[str, Any]]
     trained_s: float = 0.0
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def member_weights(root: Path, member: TeacherSpec, epoch: int | None) -> Path:
@@ -118,7 +112,10 @@ class TeacherCache:
         for member in spec.members():
             path = self.weights(member, spec.checkpoint_epoch)
             record = self._record(path)
-            if record is None:
+            if record is None and member.checkpoint is not None:
+                self._load(member)
+                record = self._record(path)
+            elif record is None:
                 trained_s += self._train(member, on_epoch)
                 record = self._record(path)
             if record is None:
@@ -160,6 +157,22 @@ class TeacherCache:
 
     def _classes(self, member: TeacherSpec) -> Split:
         return self.data.evaluation(Ref(name=member.dataset.name, params=member.dataset.params))
+
+    def _load(self, member: TeacherSpec) -> None:
+        """Put a member's checkpoint file into the cache like a trained member: its weights in
+        kdbench's names and a ``teacher.json`` that says it was loaded, from which sha256."""
+        assert member.checkpoint is not None
+        folder = self.root / member.teacher_id
+        model = build_model(self.pm, member.model, self._classes(member))
+        load_weights(member.checkpoint, model, self.pm, member.model)
+        state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+        write_bytes_atomic(self.weights(member, None), safetensors.torch.save(state))
+        saved = {path.name: sha256_file(path) for path in sorted(folder.glob("*.safetensors"))}
+        record = {"teacher_id": member.teacher_id, "spec": member.model_dump(mode="json"),
+                  "sha256": saved, "parameters": count_parameters(model),
+                  "loaded_from": {"sha256": member.checkpoint.sha256,
+                                  "format": member.checkpoint.format}}
+        write_text_atomic(folder / "teacher.json", json.dumps(record, indent=1) + "\n")
 
     def _train(self, member: TeacherSpec, on_epoch: EpochCallback | None) -> float:
         """Train one member, saving its final weights and any planned checkpoints."""

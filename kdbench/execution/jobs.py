@@ -31,6 +31,8 @@ class TeacherJob:
         return ()
 
     def describe(self) -> str:
+        if self.teacher.checkpoint is not None:
+            return f"teacher {self.label}, loaded from checkpoint {self.teacher.checkpoint.sha256[:12]}"
         return f"teacher {self.label}, seed {self.teacher.seed}"
 
 

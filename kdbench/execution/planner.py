@@ -36,9 +36,14 @@ class Plan:
 
     def summary(self) -> str:
         teachers = sum(isinstance(job, TeacherJob) for job in self.jobs)
+        loaded = sum(isinstance(job, TeacherJob) and job.teacher.checkpoint is not None
+                     for job in self.jobs)
+        trained = teachers - loaded
+        loads = f", {loaded} to load from checkpoints" if loaded else ""
         return (f"{len(self.runs)} runs: {len(self.done)} done, {len(self.stale)} reused stale, "
-                f"{len(self.jobs) - teachers} to run; {teachers} teacher network"
-                f"{'' if teachers == 1 else 's'} to train; {len(self.jobs)} jobs, {self.epochs} epochs")
+                f"{len(self.jobs) - teachers} to run; {trained} teacher network"
+                f"{'' if trained == 1 else 's'} to train{loads}; {len(self.jobs)} jobs, "
+                f"{self.epochs} epochs")
 
     def table(self) -> str:
         """The DAG, one job a row: its key, what it trains, its epochs and the jobs it waits for."""
