@@ -30,6 +30,7 @@ from kdbench.build import build_model, count_parameters
 from kdbench.checkpoints import load_weights
 from kdbench.data.source import DataSource
 from kdbench.data.split import Split
+from kdbench.engine.step import DEFAULT_OPTIONS, EngineOptions
 from kdbench.engine.teacher_logits import LogitsCache
 from kdbench.engine.train import EpochCallback, fit
 from kdbench.fileio import move_aside, remove, sha256_file, write_bytes_atomic, write_text_atomic
@@ -78,11 +79,13 @@ def combined_sha256(shas: list[str]) -> str:
 
 class TeacherCache:
     """Trains missing members with cross-entropy and loads cached ones; ``logits`` keeps their
-    logits of whole splits (``kdbench.engine.teacher_logits``)."""
+    logits of whole splits (``kdbench.engine.teacher_logits``). ``engine`` says how teachers'
+    steps run (memory format, ``torch.compile``), as for students."""
 
     def __init__(self, root: Path, pm: PluginManager, data: DataSource, device: torch.device,
-                 loggers: LoggerGroup | None = None):
+                 loggers: LoggerGroup | None = None, engine: EngineOptions = DEFAULT_OPTIONS):
         self.root, self.pm, self.data, self.device = Path(root) / "teachers", pm, data, device
+        self.engine = engine
         self.logits = LogitsCache(Path(root), device)
         self.loggers = loggers or LoggerGroup()
         self.snapshots: dict[str, set[int]] = {}
@@ -198,7 +201,7 @@ class TeacherCache:
                 history = fit(CE(model, None, CEParams()), train, member.recipe, member.seed,
                               self.device, test=self.data.evaluation(evaluated_on),
                               checkpoint=folder / "checkpoint.pt", on_epoch=logged,
-                              before_checkpoint=snapshot)
+                              before_checkpoint=snapshot, options=self.engine)
             except FloatingPointError as error:
                 raise FloatingPointError(
                     f"teacher {member.model.name} (seed {member.seed}, id {member.teacher_id}) "

@@ -14,6 +14,7 @@ import yaml
 from kdbench import teachers as teachers_module
 from kdbench.cli import main
 from kdbench.data.source import DataSource
+from kdbench.engine.step import DEFAULT_OPTIONS, EngineOptions
 from kdbench.expand import expand
 from kdbench.fileio import write_bytes_atomic
 from kdbench.specfile import load_track_file
@@ -163,3 +164,19 @@ def test_a_killed_training_still_leaves_the_early_teacher(tmp_path, track, pm, m
     record = json.loads((folder / "teacher.json").read_text())
     assert record["sha256"]["epoch-1.safetensors"] == reference.sha256
     assert not (folder / "checkpoint.pt").exists()
+
+
+def test_teachers_train_with_the_sweeps_engine_options(tmp_path, track, pm, monkeypatch) -> None:
+    seen: list[EngineOptions] = []
+    fit = teachers_module.fit
+
+    def recorded(*args, options: EngineOptions = DEFAULT_OPTIONS, **kwargs):
+        seen.append(options)
+        return fit(*args, options=options, **kwargs)
+
+    monkeypatch.setattr(teachers_module, "fit", recorded)
+    engine = EngineOptions(memory_format="contiguous")
+    cache = TeacherCache(tmp_path / "cache", pm, DataSource(pm, tmp_path / "data"), torch.device("cpu"),
+                         engine=engine)
+    cache.get(early_teacher(track, pm))
+    assert seen == [engine]

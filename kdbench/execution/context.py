@@ -58,7 +58,8 @@ class Worker:
         self.data = DataSource(self.pm, context.data_dir, download=context.download)
         self.store = ResultStore(context.results)
         self.loggers = LoggerGroup.from_names(self.pm, context.log, context.log_dir)
-        self.teachers = TeacherCache(context.cache, self.pm, self.data, self.device, self.loggers)
+        self.teachers = TeacherCache(context.cache, self.pm, self.data, self.device, self.loggers,
+                                     context.engine)
 
 
 _current: Worker | None = None
