@@ -154,3 +154,14 @@ def test_check_dataset_catches_labels_out_of_range(tmp_path: Path) -> None:
     with pytest.raises(ContractError, match=r"^check_dataset\('bad-labels'\) split\[train\]: labels must "
                                             r"lie in 0\.\.2"):
         check_dataset("bad-labels", root=tmp_path, pm=pm)
+
+
+def test_golden_test_helpers_answer_fixed_logits_and_a_central_difference() -> None:
+    from kdbench.testing import FixedLogits, finite_difference, logits_batch
+
+    logits = torch.tensor([[1.0, 2.0], [3.0, -1.0], [0.5, 0.0]], dtype=torch.float64)
+    network, batch = FixedLogits(logits), logits_batch([1, 0, 1])
+    assert torch.equal(network(batch.images[[2, 0]]), logits[[2, 0]]) and bool(batch.label_mask.all())
+    loss = lambda: (network(batch.images) ** 3).sum()  # noqa: E731
+    assert finite_difference(loss, network.logits, (1, 0)) == pytest.approx(3 * 3.0**2, rel=1e-6)
+    assert torch.equal(network.logits.detach(), logits)  # left as it was

@@ -11,7 +11,7 @@ import pytest
 import torch
 from kdbench.plugin import API_VERSION, Batch, kd_loss
 from kdbench.plugins import get_plugin_manager
-from kdbench.testing import check_method, smoke_run
+from kdbench.testing import FixedLogits, check_method, logits_batch, smoke_run
 
 from kdbench_lskd import LSKD, LSKDParams, plugin, zscore
 from kdbench_lskd.dkd import LSDKD, LSDKDParams
@@ -57,20 +57,8 @@ def t64(values: np.ndarray) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
 
-class Fixed(torch.nn.Module):
-    """A network that answers ``logits`` whatever its input (the batch's images are its index)."""
-
-    def __init__(self, logits: torch.Tensor):
-        super().__init__()
-        self.logits = torch.nn.Parameter(logits.clone())
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.logits[images.long()]
-
-
 def batch() -> Batch:
-    index = torch.arange(len(LABELS))
-    return Batch(index, torch.tensor(LABELS), index, torch.ones(len(LABELS), dtype=torch.bool))
+    return logits_batch(LABELS)
 
 
 def test_zscore_matches_the_formula() -> None:
@@ -82,7 +70,7 @@ def test_zscore_matches_the_formula() -> None:
 
 @pytest.mark.parametrize("temperature", [1.0, 2.0, 3.0])
 def test_kd_term_matches_the_formula(temperature: float) -> None:
-    lskd = LSKD(Fixed(t64(STUDENT)), Fixed(t64(TEACHER)), LSKDParams(temperature=temperature))
+    lskd = LSKD(FixedLogits(t64(STUDENT)), FixedLogits(t64(TEACHER)), LSKDParams(temperature=temperature))
     terms = lskd(batch(), epoch=0)
     assert terms["kd"].item() == pytest.approx(9 * reference_kd(STUDENT, TEACHER, temperature), rel=1e-10)
     # cross-entropy sees the raw logits, with the reference's weight 0.1
@@ -94,7 +82,7 @@ def test_the_student_need_not_match_the_teachers_logit_range() -> None:
     # A student whose logits are the teacher's scaled by 1/5 and shifted pays nothing after the
     # z-score; plain KD at the same temperature charges it.
     student = 0.2 * TEACHER + 1.5
-    lskd = LSKD(Fixed(t64(student)), Fixed(t64(TEACHER)), LSKDParams())
+    lskd = LSKD(FixedLogits(t64(student)), FixedLogits(t64(TEACHER)), LSKDParams())
     assert lskd(batch(), epoch=0)["kd"].item() == pytest.approx(0.0, abs=1e-10)
     assert kd_loss(t64(student), t64(TEACHER), 2.0).item() > 0.1
 
@@ -102,13 +90,13 @@ def test_the_student_need_not_match_the_teachers_logit_range() -> None:
 @pytest.mark.parametrize("temperature", [1.0, 2.0])
 def test_dkd_terms_match_the_formula(temperature: float) -> None:
     params = LSDKDParams(warmup_epochs=0, temperature=temperature)
-    terms = LSDKD(Fixed(t64(STUDENT)), Fixed(t64(TEACHER)), params)(batch(), epoch=0)
+    terms = LSDKD(FixedLogits(t64(STUDENT)), FixedLogits(t64(TEACHER)), params)(batch(), epoch=0)
     expected = np.mean([reference_dkd(STUDENT[i], TEACHER[i], LABELS[i], temperature)
                         for i in range(len(LABELS))], axis=0)
     assert terms["tckd"].item() == pytest.approx(9 * expected[0], rel=1e-9)
     assert terms["nckd"].item() == pytest.approx(72 * expected[1], rel=1e-9)
     # and it is scale-free too
-    scaled = LSDKD(Fixed(t64(3 * STUDENT - 1)), Fixed(t64(TEACHER)), params)(batch(), epoch=0)
+    scaled = LSDKD(FixedLogits(t64(3 * STUDENT - 1)), FixedLogits(t64(TEACHER)), params)(batch(), epoch=0)
     assert scaled["nckd"].item() == pytest.approx(terms["nckd"].item(), rel=1e-6)  # up to the 1e-7
 
 
