@@ -189,6 +189,13 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=int, default=3, help="steps before the timing (compilation included)")
     bench.add_argument("--synthetic", action="store_true",
                        help="random uint8 images of the data set's shape instead of its files")
+    bench.add_argument("--examples", type=int, metavar="N",
+                       help="train on the first N images (default: the whole training split; "
+                            "with --synthetic, four batches)")
+    bench.add_argument("--view-bank", action="store_true",
+                       help="on augmented images, serve a logits method's teacher from a view bank "
+                            "of every view of the images, made before the timing as `kdbench run` "
+                            "makes it once per teacher and sweep (its seconds reported apart)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--data-dir", type=Path, metavar="DIR", help=DATA_DIR_HELP)
 
@@ -317,7 +324,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                              method=args.method, batch_size=args.batch_size, augment=args.augment,
                              precision=args.precision, compile=args.compile,
                              memory_format=args.memory_format, device=args.device,
-                             steps=args.steps, warmup=args.warmup, synthetic=args.synthetic)
+                             steps=args.steps, warmup=args.warmup, synthetic=args.synthetic,
+                             view_bank=args.view_bank, examples=args.examples)
     result = bench(_pm(args), settings, args.data_dir or paths.data_dir())
     print(json.dumps(result.as_json()) if args.json else result.summary())
     return 0

@@ -60,6 +60,18 @@ def test_unaugmented_kd_is_timed_on_the_teacher_logits_table_as_kdbench_run_serv
     assert json.loads(out)["teacher_forwards_per_image"] == 1.0
 
 
+def test_view_bank_serves_an_augmented_teacher_made_before_the_timing(capsys) -> None:
+    code, out, err = bench(capsys, *TINY, "--json", "--augment", "crop", "--view-bank", "--examples", "100")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["teacher_forwards_per_image"] == 0.0 and result["teacher_bank_s"] > 0
+    assert (result["bank_views"], result["examples"], result["view_bank"]) == (81, 100, True)
+    code, out, err = bench(capsys, *TINY, "--json", "--augment", "crop")
+    assert code == 0, err
+    live = json.loads(out)  # without the flag the teacher runs on every batch, over all 1,300 digits
+    assert (live["teacher_forwards_per_image"], live["teacher_bank_s"], live["examples"]) == (1.0, None, 1300)
+
+
 def test_synthetic_images_have_the_data_sets_shape() -> None:
     data = synthetic("cifar100", 6)
     assert data.images.shape == (6, 3, 32, 32) and data.images.dtype == torch.uint8
@@ -90,6 +102,10 @@ def test_models_and_methods_are_written_as_boards_show_them() -> None:
     (["--compile", "nope"], "--compile nope: not a torch.compile backend"),
     (["--dataset", "cifar10"], "cifar10: train pickles"),
     (["--dataset", "nope", "--synthetic"], "--synthetic --dataset nope: its shape is not known"),
+    (["--examples", "0"], "--examples 0: give 1 or more"),
+    (["--examples", "10"], "--batch-size 32: --examples 10 gives only 10 training images"),
+    (["--view-bank", "--augment", "none"], "--view-bank: the images are not augmented"),
+    (["--view-bank", "--method", "hint"], "--view-bank: Hint cannot be served from a view bank"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, args, message) -> None:
     code, out, err = bench(capsys, *TINY, *args)

@@ -18,11 +18,14 @@ from kdbench.bench.refs import parse_ref
 from kdbench.build import build_distiller, build_model
 from kdbench.cost import TeacherForwards
 from kdbench.data import Batch
+from kdbench.data.augment import view_count
 from kdbench.data.split import Split
+from kdbench.data.tensors import ImageTensors
 from kdbench.engine.evaluate import predict
 from kdbench.engine.optim import make_optimizer
 from kdbench.engine.step import EngineOptions, TrainStep, check_options
 from kdbench.engine.teacher_logits import LogitsTable, can_serve
+from kdbench.engine.view_bank import ViewBank, can_bank, make_bank
 from kdbench.errors import KdbenchError
 from kdbench.machine import describe
 from kdbench.methods import Distiller
@@ -50,6 +53,10 @@ class BenchSettings:
     warmup: int = 3
     synthetic: bool = False
     seed: int = 0
+    view_bank: bool = False
+    examples: int | None = None
+    """The images trained on: the first ``examples`` of the split (None: all of it; synthetic
+    data: four batches)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,11 @@ class BenchResult:
     teacher_table_s: float | None = None
     """Seconds to make the teacher's logits table (one forward per training image, as ``kdbench
     run`` does once per teacher and split), or None when the teacher ran live on every batch."""
+    teacher_bank_s: float | None = None
+    """Seconds to make the teacher's view bank (``bank_views`` forwards per training image, once
+    per teacher for a whole sweep), or None without ``--view-bank``."""
+    bank_views: int | None = None
+    examples: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """One flat object: the figures, the machine and every setting."""
@@ -74,16 +86,20 @@ class BenchResult:
                 "teacher_forwards_per_image": self.teacher_forwards_per_image,
                 "warmup_s": self.warmup_s, "steady_s": self.steady_s,
                 "step_s_median": self.step_s_median, "device": self.device,
-                "teacher_table_s": self.teacher_table_s,
+                "teacher_table_s": self.teacher_table_s, "teacher_bank_s": self.teacher_bank_s,
+                "bank_views": self.bank_views, "examples": self.examples,
                 "torch": torch.__version__, "python": platform.python_version(),
                 "threads": torch.get_num_threads(), "hardware": self.hardware,
                 **{key: list(value) if isinstance(value, tuple) else value
-                   for key, value in asdict(self.settings).items() if key != "device"}}
+                   for key, value in asdict(self.settings).items() if key not in ("device", "examples")}}
 
     def summary(self) -> str:
         s = self.settings
         table = ("" if self.teacher_table_s is None
                  else f" (its logits served from a table made in {self.teacher_table_s:.2f} s)")
+        if self.teacher_bank_s is not None:
+            table = (f" (its logits served from a view bank of {self.bank_views} views of "
+                     f"{self.examples} images made in {self.teacher_bank_s:.2f} s)")
         return (f"{s.method}: {s.teacher} -> {s.student} on {s.dataset}"
                 f"{' (synthetic)' if s.synthetic else ''}, batch {s.batch_size}, "
                 f"augment {','.join(s.augment) or 'none'}, {s.precision}, "
@@ -105,8 +121,8 @@ def _resolved(pm: PluginManager, text: str, option: str, kind: str) -> Ref:
 
 
 def _check(settings: BenchSettings) -> None:
-    for name in ("batch_size", "steps"):
-        if getattr(settings, name) < 1:
+    for name in ("batch_size", "steps", "examples"):
+        if getattr(settings, name) is not None and getattr(settings, name) < 1:
             raise KdbenchError(f"--{name.replace('_', '-')} {getattr(settings, name)}: give 1 or more")
     if settings.warmup < 0:
         raise KdbenchError(f"--warmup {settings.warmup}: give 0 or more")
@@ -139,12 +155,7 @@ def bench(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> BenchRe
     teacher_ref = _resolved(pm, settings.teacher, "--teacher", "models")
     student_ref = _resolved(pm, settings.student, "--student", "models")
     method_ref = _resolved(pm, settings.method, "--method", "methods")
-    examples = settings.batch_size * 4
-    data = (synthetic(settings.dataset, examples, settings.seed) if settings.synthetic
-            else training_split(pm, settings.dataset, data_dir))
-    if len(data) < settings.batch_size:
-        raise KdbenchError(f"--batch-size {settings.batch_size}: {settings.dataset} has only "
-                           f"{len(data)} training images")
+    data = _data(pm, settings, data_dir)
     torch.manual_seed(settings.seed)
     teacher = build_model(pm, teacher_ref, data)
     distiller = build_distiller(pm, method_ref, build_model(pm, student_ref, data), teacher)
@@ -156,6 +167,7 @@ def bench(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> BenchRe
                                     "augment": settings.augment, "precision": settings.precision},
                                    strict=False)
     table_s = _serve_teacher_logits(distiller, recipe, data, device)
+    bank_s = _serve_view_bank(distiller, recipe, data, device) if settings.view_bank else None
     step = TrainStep(distiller, make_optimizer(distiller.trainable_parameters(), recipe),
                      settings.precision, device, options)
     batches = _batches(data, recipe, torch.Generator().manual_seed(settings.seed))
@@ -176,7 +188,47 @@ def bench(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> BenchRe
     images, teacher_images = settings.steps * settings.batch_size, forwards.take()
     forwards.close()
     return BenchResult(settings, images / sum(times), teacher_images / images, warmup_s, sum(times),
-                       statistics.median(times), str(device), describe(device), table_s)
+                       statistics.median(times), str(device), describe(device), table_s, bank_s,
+                       view_count(recipe.augment, recipe.crop_padding) if bank_s is not None else None,
+                       len(data))
+
+
+def _data(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> Split:
+    """The images timed: the data set's training split or random ones of its shape, the first
+    ``settings.examples`` of them; fewer than a batch is one line."""
+    examples = settings.examples or (settings.batch_size * 4 if settings.synthetic else None)
+    if settings.synthetic:
+        data: Split = synthetic(settings.dataset, examples or 0, settings.seed)
+    else:
+        data = training_split(pm, settings.dataset, data_dir)
+        if examples is not None and isinstance(data, ImageTensors):
+            data = data.subset(torch.arange(min(examples, len(data))))
+        elif examples is not None:
+            raise KdbenchError(f"--examples: {settings.dataset} is streamed from disk; time all of "
+                               "it (leave out --examples) or use --synthetic")
+    if len(data) < settings.batch_size:
+        source = f"--examples {settings.examples} gives" if settings.examples else f"{settings.dataset} has"
+        raise KdbenchError(f"--batch-size {settings.batch_size}: {source} only {len(data)} training images")
+    return data
+
+
+def _serve_view_bank(distiller: Distiller[Any], recipe: Recipe, data: Split,
+                     device: torch.device) -> float:
+    """Serve the teacher from a view bank of ``data`` made as ``kdbench run --view-bank on``
+    makes it (once per teacher and sweep); the seconds it took. Where none can serve, one line."""
+    if not recipe.augment:
+        raise KdbenchError("--view-bank: the images are not augmented (--augment none); the "
+                           "teacher's logits table serves them without a bank")
+    if not can_bank(distiller, recipe, data):
+        raise KdbenchError(f"--view-bank: {type(distiller).__name__} cannot be served from a view "
+                           "bank (it reads more than the teacher's logits, has no teacher, or the "
+                           "bank would exceed 1 GiB: lower --examples)")
+    assert isinstance(data, ImageTensors) and distiller.teacher is not None  # can_bank says so
+    began = time.perf_counter()
+    bank = make_bank(distiller.teacher, data, recipe, recipe.eval_batch_size, device)
+    distiller.teacher_source = ViewBank(bank.to(device))
+    _synchronize(device)
+    return time.perf_counter() - began
 
 
 def _serve_teacher_logits(distiller: Distiller[Any], recipe: Recipe, data: Split,
