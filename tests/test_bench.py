@@ -105,7 +105,10 @@ def test_models_and_methods_are_written_as_boards_show_them() -> None:
     (["--examples", "0"], "--examples 0: give 1 or more"),
     (["--examples", "10"], "--batch-size 32: --examples 10 gives only 10 training images"),
     (["--view-bank", "--augment", "none"], "--view-bank: the images are not augmented"),
-    (["--view-bank", "--method", "hint"], "--view-bank: Hint cannot be served from a view bank"),
+    (["--view-bank", "--method", "hint"], "--view-bank: Hint reads the teacher's features"),
+    (["--view-bank", "--method", "ce"], "--view-bank: CE has no teacher"),
+    (["--view-bank", "--synthetic", "--dataset", "cifar100", "--examples", "20000"],
+     "--view-bank: the bank would take 1.2 GiB, more than 1 GiB"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, args, message) -> None:
     code, out, err = bench(capsys, *TINY, *args)

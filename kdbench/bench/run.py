@@ -25,7 +25,7 @@ from kdbench.engine.evaluate import predict
 from kdbench.engine.optim import make_optimizer
 from kdbench.engine.step import EngineOptions, TrainStep, check_options
 from kdbench.engine.teacher_logits import LogitsTable, can_serve
-from kdbench.engine.view_bank import ViewBank, can_bank, make_bank
+from kdbench.engine.view_bank import ViewBank, make_bank, why_not_bank
 from kdbench.errors import KdbenchError
 from kdbench.machine import describe
 from kdbench.methods import Distiller
@@ -216,14 +216,10 @@ def _serve_view_bank(distiller: Distiller[Any], recipe: Recipe, data: Split,
                      device: torch.device) -> float:
     """Serve the teacher from a view bank of ``data`` made as ``kdbench run --view-bank on``
     makes it (once per teacher and sweep); the seconds it took. Where none can serve, one line."""
-    if not recipe.augment:
-        raise KdbenchError("--view-bank: the images are not augmented (--augment none); the "
-                           "teacher's logits table serves them without a bank")
-    if not can_bank(distiller, recipe, data):
-        raise KdbenchError(f"--view-bank: {type(distiller).__name__} cannot be served from a view "
-                           "bank (it reads more than the teacher's logits, has no teacher, or the "
-                           "bank would exceed 1 GiB: lower --examples)")
-    assert isinstance(data, ImageTensors) and distiller.teacher is not None  # can_bank says so
+    problem = why_not_bank(distiller, recipe, data)
+    if problem is not None:
+        raise KdbenchError(f"--view-bank: {problem}")
+    assert isinstance(data, ImageTensors) and distiller.teacher is not None  # why_not_bank says so
     began = time.perf_counter()
     bank = make_bank(distiller.teacher, data, recipe, recipe.eval_batch_size, device)
     distiller.teacher_source = ViewBank(bank.to(device))

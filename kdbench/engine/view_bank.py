@@ -48,15 +48,29 @@ def bank_bytes(data: Split, recipe: Recipe) -> int:
 
 
 def can_bank(distiller: Distiller[Any], recipe: Recipe, data: Split) -> bool:
-    """Whether a bank can stand in for the teacher: the method reads only its logits, the data
-    are augmented, in memory (whose views the bank can render) and small enough, and no hook
-    watches the teacher."""
-    teacher = distiller.teacher
-    if teacher is None or type(distiller).teacher_outputs != "logits" or not recipe.augment:
-        return False
-    if not isinstance(data, ImageTensors) or bank_bytes(data, recipe) > LIMIT_BYTES:
-        return False
-    return not watched(teacher)
+    """Whether a bank can stand in for the teacher (``why_not_bank`` says why not)."""
+    return why_not_bank(distiller, recipe, data) is None
+
+
+def why_not_bank(distiller: Distiller[Any], recipe: Recipe, data: Split) -> str | None:
+    """Why a bank cannot stand in for the teacher, or None when it can: the method must read only
+    the teacher's logits, the data be augmented, in memory (whose views a bank can render) and
+    small enough, and no hook watch the teacher."""
+    name, teacher = type(distiller).__name__, distiller.teacher
+    if teacher is None:
+        return f"{name} has no teacher"
+    if type(distiller).teacher_outputs != "logits":
+        return f"{name} reads the teacher's features, and a bank holds only its logits"
+    if not recipe.augment:
+        return "the images are not augmented (the teacher's logits table serves them)"
+    if not isinstance(data, ImageTensors):
+        return "the images are streamed from disk, and a bank renders views of images in memory"
+    if bank_bytes(data, recipe) > LIMIT_BYTES:
+        return (f"the bank would take {bank_bytes(data, recipe) / (1 << 30):.1f} GiB, more than "
+                f"{LIMIT_BYTES >> 30} GiB")
+    if watched(teacher):
+        return "a hook watches the teacher, and would see nothing of a bank"
+    return None
 
 
 def watched(teacher: nn.Module) -> bool:

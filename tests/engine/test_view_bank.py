@@ -8,7 +8,7 @@ import torch
 
 from kdbench.data.augment import apply_views, normalize
 from kdbench.engine import view_bank
-from kdbench.engine.view_bank import ViewBank, can_bank, make_bank
+from kdbench.engine.view_bank import ViewBank, can_bank, make_bank, why_not_bank
 from kdbench.methods.hint import Hint, HintParams
 from kdbench.methods.kd import KD, KDParams
 from kdbench.specs import Recipe
@@ -39,9 +39,14 @@ def test_only_an_augmented_logits_method_on_small_in_memory_data_gets_a_bank(mon
     data = tiny_data(n=12)
     student, teacher = lenet_pair(data)
     kd = KD(student, teacher, KDParams())
-    assert can_bank(kd, AUGMENTED, data)
-    assert not can_bank(kd, AUGMENTED.model_copy(update={"augment": ()}), data)  # the table's case
-    assert not can_bank(Hint(student, teacher, HintParams()), AUGMENTED, data)  # reads features
-    assert not can_bank(KD(student, None, KDParams()), AUGMENTED, data)
+    assert can_bank(kd, AUGMENTED, data) and why_not_bank(kd, AUGMENTED, data) is None
+    assert "not augmented" in str(why_not_bank(kd, AUGMENTED.model_copy(update={"augment": ()}), data))
+    assert "reads the teacher's features" in str(why_not_bank(Hint(student, teacher, HintParams()),
+                                                               AUGMENTED, data))
+    assert why_not_bank(KD(student, None, KDParams()), AUGMENTED, data) == "KD has no teacher"
+    handle = teacher.register_forward_hook(lambda *args: None)
+    assert "a hook watches the teacher" in str(why_not_bank(kd, AUGMENTED, data))
+    handle.remove()
     monkeypatch.setattr(view_bank, "LIMIT_BYTES", 12 * 18 * data.num_classes * 4 - 1)
-    assert not can_bank(kd, AUGMENTED, data)  # one byte too large
+    assert "the bank would take" in str(why_not_bank(kd, AUGMENTED, data))  # one byte too large
+    assert not can_bank(kd, AUGMENTED, data)
