@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kdbench import paths
 from kdbench.engine import distributed
@@ -21,6 +21,9 @@ from kdbench.execution.executors import Executor, choose
 from kdbench.execution.planner import Plan, plan
 from kdbench.results import ResultStore, RunResult, check_results_dir
 from kdbench.specs import RunSpec, TrackSpec
+
+if TYPE_CHECKING:
+    from kdbench.plugins import PluginManager
 
 log = logging.getLogger("kdbench.api")
 
@@ -36,12 +39,14 @@ class Sweep:
     context: Context
     executor: Executor
     reuse_stale: bool = False
+    logits_methods: frozenset[str] | None = None
+    """The methods that read only the teacher's logits (a view bank can serve them)."""
 
     def plan(self) -> Plan:
         """The jobs left to do, as the results and cache folders stand now."""
         return plan(self.runs, ResultStore(self.context.results), self.context.cache,
                     rerun=self.context.rerun, reuse_stale=self.reuse_stale,
-                    view_bank=self.context.engine.view_bank)
+                    view_bank=self.context.engine.view_bank, logits_methods=self.logits_methods)
 
 
 def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Sequence[int] | None = None,
@@ -107,7 +112,13 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     if group is not None:
         distributed.start(group, resolve_device(device))
         ddp.quiet(group)
-    return Sweep(spec, budget, path, runs, context, chosen, reuse_stale)
+    return Sweep(spec, budget, path, runs, context, chosen, reuse_stale, logits_methods(pm))
+
+
+def logits_methods(pm: PluginManager) -> frozenset[str]:
+    """The installed methods whose distiller class declares it reads only the teacher's logits."""
+    return frozenset(entry.info.name for entry in pm.methods
+                     if getattr(entry.info.factory, "teacher_outputs", None) == "logits")
 
 
 def run(track: str | os.PathLike[str], budget: str = "full", *, seeds: Sequence[int] | None = None,

@@ -29,7 +29,7 @@ from kdbench.engine.metrics import split_metrics
 from kdbench.engine.precision import autocast
 from kdbench.engine.teacher_logits import LogitsTable, can_serve
 from kdbench.engine.train import fit
-from kdbench.engine.view_bank import ViewBank, can_bank
+from kdbench.engine.view_bank import ViewBank, can_bank, why_not_bank
 from kdbench.errors import KdbenchError
 from kdbench.execution.context import Worker
 from kdbench.execution.events import Reporter
@@ -72,6 +72,12 @@ def checkpoint_path(cache: Path, spec: RunSpec) -> Path:
     return Path(cache) / "runs" / f"{spec.run_id}.pt"
 
 
+def make_view_bank(spec: RunSpec, worker: Worker, report: Reporter) -> bool:
+    """Make the view bank that ``spec``'s run would serve its teacher from (or find it in the
+    cache), for the runs that share it; False when none can serve that run."""
+    return _Run(spec, worker, report, view_bank=True).make_view_bank()
+
+
 def run(spec: RunSpec, worker: Worker, report: Reporter, view_bank: bool = False) -> RunResult:
     """One run; an exception inside it becomes a failed result, a user error propagates.
     ``view_bank``: on augmented data, serve a logits method's teacher from its view bank."""
@@ -103,21 +109,44 @@ class _Run:
         code = spec.code + (spec.teacher.code if spec.teacher else ())
         return provenance(describe_machine(self.device), distributions(self.pm, code))
 
+    def make_view_bank(self) -> bool:
+        """Make the view bank this run would serve its teacher from, or find it in the cache;
+        False when none can serve it (its method reads more than logits, its data are streamed)."""
+        train = self.data.training(self.spec.distill_data, self.spec.dataset, self.spec.train_limit)
+        teacher = self._teacher()
+        if teacher is None:
+            return False
+        _, distiller = self._distiller(teacher, self.data.evaluation(self.spec.dataset, self.spec.test_limit))
+        if why_not_bank(distiller, self.spec.recipe, train) is not None:
+            return False
+        assert isinstance(train, ImageTensors)  # why_not_bank says so
+        self._bank(teacher, train)
+        return True
+
+    def _teacher(self) -> Teacher | None:
+        """The run's teacher, trained first if no teacher job has (None for a method without)."""
+        spec = self.spec
+        if spec.teacher is None:  # expand gives a teacher only to methods that need one
+            return None
+        trained_s = ensure_teacher(self.worker, spec.teacher, str(spec.teacher_label), self.report)
+        if trained_s:
+            self.report.say(f"trained teacher {spec.teacher_label}, seed {spec.teacher.seed} "
+                            f"in {trained_s:.1f} s")
+        return self.worker.teachers.get(spec.teacher)
+
+    def _distiller(self, teacher: Teacher | None, test: Split) -> tuple[nn.Module, Distiller]:
+        """A freshly initialized student (seeded by the run's seed) and the method around it."""
+        torch.manual_seed(self.spec.seed)
+        student = build_model(self.pm, self.spec.student, test)
+        return student, build_distiller(self.pm, self.spec.method, student,
+                                        teacher.model if teacher else None)
+
     def _execute(self, began: float) -> RunResult:
         spec = self.spec
         train = self.data.training(spec.distill_data, spec.dataset, spec.train_limit)
         test = self.data.evaluation(spec.dataset, spec.test_limit)
-        teacher = None
-        if spec.teacher is not None:  # expand gives a teacher only to methods that need one
-            trained_s = ensure_teacher(self.worker, spec.teacher, str(spec.teacher_label), self.report)
-            if trained_s:
-                self.report.say(f"trained teacher {spec.teacher_label}, seed {spec.teacher.seed} "
-                                f"in {trained_s:.1f} s")
-            teacher = self.worker.teachers.get(spec.teacher)
-        torch.manual_seed(spec.seed)
-        student = build_model(self.pm, spec.student, test)
-        distiller = build_distiller(self.pm, spec.method, student,
-                                    teacher.model if teacher else None)
+        teacher = self._teacher()
+        student, distiller = self._distiller(teacher, test)
         if teacher is not None and any(distiller.uses_teacher(epoch) for epoch in range(spec.recipe.epochs)):
             self._serve_teacher(distiller, teacher, train)
         checkpoint = checkpoint_path(self.worker.context.cache, spec)
@@ -150,11 +179,16 @@ class _Run:
             logits = self._teacher_logits(teacher, "train", train)
             distiller.teacher_source = LogitsTable(logits.to(self.device))
         elif self.view_bank and can_bank(distiller, self.spec.recipe, train):
-            assert isinstance(train, ImageTensors) and self.spec.teacher is not None  # can_bank says so
-            bank = self.worker.teachers.logits.views(
-                teacher, self.spec.teacher.members()[0].teacher_id, train, self._identity("train"),
-                self.spec.recipe, self.spec.recipe.eval_batch_size, self._bank_progress)
-            distiller.teacher_source = ViewBank(bank.to(self.device))
+            assert isinstance(train, ImageTensors)  # can_bank says so
+            distiller.teacher_source = ViewBank(self._bank(teacher, train).to(self.device))
+
+    def _bank(self, teacher: Teacher, train: ImageTensors) -> torch.Tensor:
+        """The teacher's view bank of ``train`` under the run's augmentation, from the teacher's
+        cache (made there first if no run or bank job has made it)."""
+        assert self.spec.teacher is not None
+        return self.worker.teachers.logits.views(
+            teacher, self.spec.teacher.members()[0].teacher_id, train, self._identity("train"),
+            self.spec.recipe, self.spec.recipe.eval_batch_size, self._bank_progress)
 
     def _bank_progress(self, views: int) -> Callable[[int], None]:
         """A bar of the views of the view bank being made for this run's teacher."""

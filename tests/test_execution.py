@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,7 +16,9 @@ import torch
 import kdbench
 from kdbench.api import prepare
 from kdbench.cli import main
-from kdbench.execution.jobs import RunJob, TeacherJob
+from kdbench.engine.step import EngineOptions
+from kdbench.execution.jobs import BankJob, RunJob, TeacherJob
+from kdbench.execution.local import ready
 
 
 @pytest.fixture
@@ -82,6 +85,46 @@ def test_plan_says_which_runs_take_their_teacher_from_a_view_bank(tiny_track, wr
     banked = capsys.readouterr().out.count("from a view bank")
     assert main([*args, "--view-bank", "off"]) == 0
     assert banked > 0 and "from a view bank" not in capsys.readouterr().out
+
+
+def test_a_shared_view_bank_is_one_job_after_its_teacher_that_its_runs_wait_for(tiny_track, write_track,
+                                                                                tmp_path, capsys) -> None:
+    tiny_track["budgets"]["smoke"]["student"]["augment"] = ["flip"]
+    tiny_track["methods"] = [{"name": "ce"}, {"name": "kd"}, {"name": "eskd"}, {"name": "hint"}]
+    tiny_track["seeds"], tiny_track["teacher_seed"] = [0, 1], 0
+    track = write_track(tiny_track)
+    plan = prepare(track, "smoke", seeds=[0, 1], **folders(tmp_path)).plan()
+    teachers = [job for job in plan.jobs if isinstance(job, TeacherJob)]
+    banks = [job for job in plan.jobs if isinstance(job, BankJob)]
+    kinds = [type(job).__name__ for job in plan.jobs]
+    assert kinds == sorted(kinds, key=["TeacherJob", "BankJob", "RunJob"].index)  # teachers, banks, runs
+    assert len(teachers) == len(banks) == 2 and all(bank.runs == 4 for bank in banks)  # kd, eskd x 2 seeds
+    for bank in banks:
+        teacher = next(job for job in teachers if job.teacher.teacher_id == bank.spec.teacher.teacher_id)
+        assert bank.needs == (teacher.key,) and bank.epochs == 0
+    for run in (job for job in plan.jobs if isinstance(job, RunJob)):
+        waits = {key.split(":")[0] for key in run.needs}
+        if run.spec.method_label in ("kd", "eskd"):
+            assert run.view_bank and waits == {"teacher", "bank"}
+        else:  # ce has no teacher; hint reads the teacher's features, which no bank holds
+            assert not run.view_bank and waits <= {"teacher"}
+    assert "2 view banks to make" in plan.summary()
+    off = prepare(track, "smoke", seeds=[0, 1], **folders(tmp_path),
+                  engine=EngineOptions(view_bank="off")).plan()
+    assert not any(isinstance(job, BankJob) for job in off.jobs)
+    assert main(["run", "--spec", str(track), "--budget", "smoke", "--plan", "--results",
+                 str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert capsys.readouterr().out.count("view bank of teacher mlp-") == 2
+
+
+def test_a_free_worker_takes_the_first_ready_job_in_the_plans_order() -> None:
+    jobs = [SimpleNamespace(key=key, needs=needs) for key, needs in
+            [("teacher:a", ()), ("bank:a", ("teacher:a",)), ("run:1", ()), ("run:2", ("bank:a",)),
+             ("run:3", ())]]
+    assert [job.key for job in ready(jobs, set(), 2)] == ["teacher:a", "run:1"]
+    assert [job.key for job in ready(jobs[1:], {"teacher:a"}, 1)] == ["bank:a"]  # before the runs
+    assert [job.key for job in ready(jobs[2:], {"teacher:a", "bank:a"}, 5)] == ["run:1", "run:2", "run:3"]
+    assert ready(jobs, set(), 0) == []
 
 
 def test_finished_runs_and_cached_teachers_are_not_jobs(early, tmp_path) -> None:
@@ -224,6 +267,31 @@ def test_worker_processes_make_the_results_of_one_process(early, tmp_path, capsy
     for result in here:
         path = tmp_path / "b" / "tiny" / "smoke" / f"{result.run_id}.json"
         assert json.loads(path.read_text())["metrics"] == result.metrics
+
+
+def test_worker_processes_share_view_banks_made_by_bank_jobs(tiny_track, write_track, tmp_path,
+                                                             capsys) -> None:
+    tiny_track["budgets"]["smoke"]["student"]["augment"] = ["flip"]
+    tiny_track["teacher_seed"] = 0
+    track = write_track(tiny_track)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each of the two workers
+    try:
+        here = kdbench.run(track, "smoke", progress=False, results=tmp_path / "a", cache=tmp_path / "c1",
+                           engine=EngineOptions(view_bank="on"))
+    finally:
+        torch.set_num_threads(threads)
+    capsys.readouterr()
+    code = main(["run", "--spec", str(track), "--budget", "smoke", "--jobs", "2", "--view-bank", "on",
+                 "--results", str(tmp_path / "b"), "--cache-dir", str(tmp_path / "c2")])
+    err = capsys.readouterr().err
+    assert code == 0 and "failed" not in err, err
+    for result in here:
+        written = json.loads((tmp_path / "b" / "tiny" / "smoke" / f"{result.run_id}.json").read_text())
+        assert written["metrics"] == result.metrics
+        assert all(entry["teacher_images"] == 0 for entry in written["history"])  # served by the bank
+    banks = sorted((tmp_path / "c2" / "teachers").rglob("logits/train-views-*"))
+    assert len(banks) == 2  # one per teacher, made by its bank job
 
 
 def test_world_size_without_torchrun_s_rendezvous_is_one_line(early, tmp_path, capsys, monkeypatch) -> None:

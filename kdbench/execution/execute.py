@@ -1,4 +1,4 @@
-"""The single job: ``execute(job, context, report)`` runs one teacher or run job in this process,
+"""The single job: ``execute(job, context, report)`` runs one teacher, view bank or run job in this process,
 under its lock, and returns its ``Outcome``. Any executor calls it, wherever the job lands."""
 
 from __future__ import annotations
@@ -6,20 +6,28 @@ from __future__ import annotations
 from kdbench.errors import KdbenchError
 from kdbench.execution.context import Context, worker
 from kdbench.execution.events import Reporter
-from kdbench.execution.jobs import Job, Outcome, RunJob, TeacherJob
+from kdbench.execution.jobs import BankJob, Job, Outcome, RunJob, TeacherJob
 from kdbench.execution.locks import held
 from kdbench.execution.planner import finished, modified
 from kdbench.execution.teacher import train_member
 from kdbench.fileio import remove
 from kdbench.plugins import one_line
 from kdbench.results import RunResult
-from kdbench.runner import checkpoint_path, run
+from kdbench.runner import checkpoint_path, make_view_bank, run
 
 
 def execute(job: Job, context: Context, report: Reporter, wait: bool = True) -> Outcome | None:
     """Run ``job``; None, at once, when another runner holds it and ``wait`` is false. A run whose
     result another runner wrote since it was planned is read back, not made again."""
     tools = worker(context)
+    if isinstance(job, BankJob):
+        try:
+            make_view_bank(job.spec, tools, report)
+        except (KdbenchError, KeyboardInterrupt):
+            raise
+        except Exception as error:  # its runs make the bank themselves, or fail saying why
+            return Outcome(job.key, reason=one_line(error))
+        return Outcome(job.key)
     if isinstance(job, TeacherJob):
         try:
             seconds = train_member(tools, job.teacher, job.snapshots, job.label, report, wait)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kdbench.data.augment import view_count
 from kdbench.results import RunResult
 from kdbench.specs import RunSpec, TeacherSpec
 
@@ -64,7 +65,33 @@ class RunJob:
         return f"{spec.method_label}: {teacher}{spec.student_label}, seed {spec.seed}"
 
 
-Job = TeacherJob | RunJob
+@dataclass(frozen=True)
+class BankJob:
+    """Make the view bank that ``runs`` runs of one teacher share (its logits of every view of
+    every training image), after the teacher's jobs, so that the runs wait for it in the DAG
+    instead of in a worker; ``spec`` is one of those runs: the bank is made as it would make it."""
+
+    spec: RunSpec
+    bank: str
+    runs: int
+    needs: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"bank:{self.bank}"
+
+    @property
+    def epochs(self) -> int:
+        return 0
+
+    def describe(self) -> str:
+        recipe = self.spec.recipe
+        views = view_count(recipe.augment, recipe.crop_padding)
+        return (f"view bank of teacher {self.spec.teacher_label}: {views} views of each training "
+                f"image, for {self.runs} run{'' if self.runs == 1 else 's'}")
+
+
+Job = TeacherJob | BankJob | RunJob
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,9 @@ def cpu_count() -> int:
 
 
 def in_workers(jobs: list[Job], context: Context, view: View, processes: int) -> Iterator[Outcome]:
-    """The jobs in ``processes`` spawned workers, each job once the jobs it needs are done."""
+    """The jobs in ``processes`` spawned workers, each job once the jobs it needs are done. A
+    worker that comes free takes the first ready job in the plan's order (teachers and view banks
+    before runs), so a teacher's runs wait in the DAG, not in a worker."""
     spawn = multiprocessing.get_context("spawn")
     events: Any = spawn.Queue()
     counter: Any = spawn.Value("i", 0)
@@ -66,9 +68,12 @@ def in_workers(jobs: list[Job], context: Context, view: View, processes: int) ->
     try:
         with pump(events, view.apply):
             while pending or running:
-                for job in [job for job in pending if set(job.needs) <= finished]:
+                for job in ready(pending, finished, processes - len(running)):
                     pending.remove(job)
                     running[pool.submit(run_job, job, context)] = job
+                if not running:
+                    raise KdbenchError(f"{pending[0].describe()} waits for a job that is not in "
+                                       "the plan; this is a bug in the planner")
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     job = running.pop(future)
@@ -76,6 +81,11 @@ def in_workers(jobs: list[Job], context: Context, view: View, processes: int) ->
                     yield result_of(future, job)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def ready(pending: list[Job], finished: set[str], free: int) -> list[Job]:
+    """The first ``free`` jobs of ``pending``, in order, whose needs are all ``finished``."""
+    return [job for job in pending if set(job.needs) <= finished][:max(free, 0)]
 
 
 def result_of(future: Future[Outcome], job: Job) -> Outcome:

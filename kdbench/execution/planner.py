@@ -4,6 +4,7 @@ early-stopped checkpoint the sweep's students need, and comes before the runs th
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,7 +13,7 @@ from tabulate import tabulate
 
 from kdbench.engine.step import ViewBankChoice
 from kdbench.engine.view_bank import worth_banking
-from kdbench.execution.jobs import Job, RunJob, TeacherJob
+from kdbench.execution.jobs import BankJob, Job, RunJob, TeacherJob
 from kdbench.fileio import move_aside
 from kdbench.results import ResultStore, RunResult
 from kdbench.specs import RunSpec, TeacherSpec
@@ -36,13 +37,15 @@ class Plan:
 
     def summary(self) -> str:
         teachers = sum(isinstance(job, TeacherJob) for job in self.jobs)
+        banks = sum(isinstance(job, BankJob) for job in self.jobs)
         loaded = sum(isinstance(job, TeacherJob) and job.teacher.checkpoint is not None
                      for job in self.jobs)
         trained = teachers - loaded
         loads = f", {loaded} to load from checkpoints" if loaded else ""
+        made = f", {banks} view bank{'' if banks == 1 else 's'} to make" if banks else ""
         return (f"{len(self.runs)} runs: {len(self.done)} done, {len(self.stale)} reused stale, "
-                f"{len(self.jobs) - teachers} to run; {trained} teacher network"
-                f"{'' if trained == 1 else 's'} to train{loads}; {len(self.jobs)} jobs, "
+                f"{len(self.jobs) - teachers - banks} to run; {trained} teacher network"
+                f"{'' if trained == 1 else 's'} to train{loads}{made}; {len(self.jobs)} jobs, "
                 f"{self.epochs} epochs")
 
     def table(self) -> str:
@@ -110,9 +113,11 @@ def snapshot(teacher: TeacherSpec) -> tuple[int, ...]:
 
 
 def plan(runs: list[RunSpec], store: ResultStore, cache: Path, rerun: bool = False,
-         reuse_stale: bool = False, view_bank: ViewBankChoice = "auto") -> Plan:
-    """The jobs that make ``runs``: the teacher jobs, then the runs. ``view_bank``
-    says which runs may take their teacher's logits from a view bank (see ``banked``)."""
+         reuse_stale: bool = False, view_bank: ViewBankChoice = "auto",
+         logits_methods: frozenset[str] | None = None) -> Plan:
+    """The jobs that make ``runs``: the teacher jobs, the view banks, then the runs. ``view_bank``
+    says which runs may take their teacher's logits from a view bank (see ``banked``);
+    ``logits_methods`` names the methods that read only the teacher's logits (None: any may)."""
     result = Plan(list(runs))
     todo: list[RunJob] = []
     for spec in runs:
@@ -127,12 +132,38 @@ def plan(runs: list[RunSpec], store: ResultStore, cache: Path, rerun: bool = Fal
         todo.append(RunJob(spec, older=code_change(older[0].spec, spec) if older else None,
                            seen=modified(store.path(spec))))
     teachers = teacher_jobs([job.spec for job in todo], cache)
-    banks = banked([job.spec for job in todo], view_bank)
-    jobs = [replace(job, needs=tuple(key for key in (f"teacher:{m.teacher_id}" for m in members(job.spec))
-                                     if key in teachers), view_bank=job.spec.run_id in banks)
+    banks = banked([job.spec for job in todo if logits_methods is None
+                    or job.spec.method.name in logits_methods], view_bank)
+    jobs = [replace(job, needs=teachers_of(job.spec, teachers), view_bank=job.spec.run_id in banks)
             for job in todo]
-    result.jobs = [*critical_first(list(teachers.values()), jobs), *jobs]
+    bank_jobs = view_bank_jobs([job.spec for job in jobs if job.view_bank], teachers)
+    jobs = [replace(job, needs=(*job.needs, str(bank_job_key(job.spec)))) if job.view_bank else job
+            for job in jobs]
+    result.jobs = [*critical_first(list(teachers.values()), jobs), *bank_jobs.values(), *jobs]
     return result
+
+
+def teachers_of(spec: RunSpec, teachers: dict[str, TeacherJob]) -> tuple[str, ...]:
+    """The keys of the teacher jobs that ``spec`` waits for."""
+    return tuple(key for key in (f"teacher:{m.teacher_id}" for m in members(spec)) if key in teachers)
+
+
+def bank_job_key(spec: RunSpec) -> str | None:
+    """The key of the view bank job that ``spec`` would share with the runs of its teacher, data
+    and augmentation (None without teacher or augmentation)."""
+    key = bank_key(spec)
+    return None if key is None else f"bank:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def view_bank_jobs(specs: list[RunSpec], teachers: dict[str, TeacherJob]) -> dict[str, BankJob]:
+    """One job per view bank that the banked runs ``specs`` share, after its teacher's jobs."""
+    groups: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        key = bank_job_key(spec)
+        if key is not None:
+            groups.setdefault(key, []).append(spec)
+    return {key: BankJob(group[0], key.removeprefix("bank:"), len(group), teachers_of(group[0], teachers))
+            for key, group in groups.items()}
 
 
 def critical_first(teachers: list[TeacherJob], runs: list[RunJob]) -> list[TeacherJob]:
@@ -144,12 +175,13 @@ def critical_first(teachers: list[TeacherJob], runs: list[RunJob]) -> list[Teach
 
 
 def bank_key(spec: RunSpec) -> str | None:
-    """What runs sharing one view bank have in common: the teacher, the distillation data and
-    its augmentation (None for a run without teacher or augmentation)."""
+    """What runs sharing one view bank have in common: the teacher, the distillation data, its
+    augmentation and the batch it is evaluated in (None for a run without teacher or augmentation)."""
     if spec.teacher is None or not spec.recipe.augment:
         return None
     return json.dumps([spec.teacher.teacher_id, spec.distill_data.model_dump(mode="json"), spec.train_limit,
-                       list(spec.recipe.augment), spec.recipe.crop_padding], sort_keys=True)
+                       spec.dataset.model_dump(mode="json"), list(spec.recipe.augment),
+                       spec.recipe.crop_padding, spec.recipe.eval_batch_size], sort_keys=True)
 
 
 def banked(specs: list[RunSpec], choice: ViewBankChoice) -> set[str]:

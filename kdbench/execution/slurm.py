@@ -20,7 +20,7 @@ from kdbench.execution.eventfile import FileReporter, Tail
 from kdbench.execution.events import View
 from kdbench.execution.execute import execute_remote
 from kdbench.execution.executors import SlurmParams
-from kdbench.execution.jobs import Job, Outcome, TeacherJob
+from kdbench.execution.jobs import BankJob, Job, Outcome, RunJob, TeacherJob
 
 
 def run_job(job: Job, context: Context, events: Path) -> Outcome:
@@ -56,20 +56,18 @@ class SlurmExecutor:
     def submit(self, jobs: list[Job], context: Context, events: Path,
                poll: Callable[[], None]) -> Iterator[Outcome]:
         executor = self.executor()
-        teachers = [job for job in jobs if isinstance(job, TeacherJob)]
-        runs = [job for job in jobs if not isinstance(job, TeacherJob)]
-        submitted = {job.key: executor.submit(run_job, job, context, events) for job in teachers}
-        if executor.cluster != "slurm":
-            yield from finish(list(submitted.values()), poll)
-            yield from finish([executor.submit(run_job, job, context, events) for job in runs], poll)
+        waves = [[job for job in jobs if isinstance(job, kind)] for kind in (TeacherJob, BankJob, RunJob)]
+        if executor.cluster != "slurm":  # submitit's local executor: each wave after the last
+            for wave in waves:
+                yield from finish([executor.submit(run_job, job, context, events) for job in wave], poll)
             return
-        pending = list(submitted.values())
-        for job in runs:
+        submitted: dict[str, Any] = {}
+        for job in (job for wave in waves for job in wave):
             after = ":".join(submitted[key].job_id for key in job.needs)
             executor.update_parameters(slurm_additional_parameters={"dependency": f"afterok:{after}"}
                                        if after else {})
-            pending.append(executor.submit(run_job, job, context, events))
-        yield from finish(pending, poll)
+            submitted[job.key] = executor.submit(run_job, job, context, events)
+        yield from finish(list(submitted.values()), poll)
 
 
 def finish(pending: list[Any], poll: Callable[[], None]) -> Iterator[Outcome]:

@@ -7,7 +7,7 @@ from kdbench.errors import KdbenchError
 from kdbench.execution.context import Context
 from kdbench.execution.events import View
 from kdbench.execution.executors import Executor
-from kdbench.execution.jobs import TeacherJob
+from kdbench.execution.jobs import BankJob, TeacherJob
 from kdbench.execution.planner import Plan, code_change
 from kdbench.fileio import check_writable
 from kdbench.progress import Progress
@@ -40,7 +40,7 @@ def sweep(plan: Plan, context: Context, executor: Executor, progress: Progress) 
     jobs = {job.key: job for job in plan.jobs}
     for outcome in executor.run(plan.jobs, context, View(progress)):
         job = jobs[outcome.key]
-        if isinstance(job, TeacherJob):
+        if isinstance(job, (TeacherJob, BankJob)):
             if outcome.reason:
                 progress.say(f"{job.describe()} failed: {outcome.reason}")
             elif outcome.trained_s:
