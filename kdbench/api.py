@@ -23,6 +23,7 @@ from kdbench.results import ResultStore, RunResult, check_results_dir
 from kdbench.specs import RunSpec, TrackSpec
 
 if TYPE_CHECKING:
+    from kdbench.data.source import DataSource
     from kdbench.plugins import PluginManager
 
 log = logging.getLogger("kdbench.api")
@@ -41,12 +42,15 @@ class Sweep:
     reuse_stale: bool = False
     logits_methods: frozenset[str] | None = None
     """The methods that read only the teacher's logits (a view bank can serve them)."""
+    unbankable: frozenset[str] = frozenset()
+    """The runs whose training data can have no view bank (streamed, or a bank over the limit)."""
 
     def plan(self) -> Plan:
         """The jobs left to do, as the results and cache folders stand now."""
         return plan(self.runs, ResultStore(self.context.results), self.context.cache,
                     rerun=self.context.rerun, reuse_stale=self.reuse_stale,
-                    view_bank=self.context.engine.view_bank, logits_methods=self.logits_methods)
+                    view_bank=self.context.engine.view_bank, logits_methods=self.logits_methods,
+                    unbankable=self.unbankable)
 
 
 def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Sequence[int] | None = None,
@@ -112,13 +116,25 @@ def prepare(track: str | os.PathLike[str], budget: str = "full", *, seeds: Seque
     if group is not None:
         distributed.start(group, resolve_device(device))
         ddp.quiet(group)
-    return Sweep(spec, budget, path, runs, context, chosen, reuse_stale, logits_methods(pm))
+    return Sweep(spec, budget, path, runs, context, chosen, reuse_stale, logits_methods(pm),
+                 unbankable(runs, data))
 
 
 def logits_methods(pm: PluginManager) -> frozenset[str]:
     """The installed methods whose distiller class declares it reads only the teacher's logits."""
     return frozenset(entry.info.name for entry in pm.methods
                      if getattr(entry.info.factory, "teacher_outputs", None) == "logits")
+
+
+def unbankable(runs: list[RunSpec], data: DataSource) -> frozenset[str]:
+    """The runs with a teacher on augmented data that can have no view bank: their images are
+    streamed, or the bank would pass its size limit (``why_not_bank_data``), so that the plan
+    does not promise one that no job could make."""
+    from kdbench.engine.view_bank import why_not_bank_data
+
+    return frozenset(spec.run_id for spec in runs if spec.teacher is not None and spec.recipe.augment
+                     and why_not_bank_data(spec.recipe, data.training(spec.distill_data, spec.dataset,
+                                                                      spec.train_limit)) is not None)
 
 
 def run(track: str | os.PathLike[str], budget: str = "full", *, seeds: Sequence[int] | None = None,

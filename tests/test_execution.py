@@ -117,6 +117,21 @@ def test_a_shared_view_bank_is_one_job_after_its_teacher_that_its_runs_wait_for(
     assert capsys.readouterr().out.count("view bank of teacher mlp-") == 2
 
 
+def test_no_view_bank_is_planned_where_the_training_data_cannot_have_one(tiny_track, write_track, tmp_path,
+                                                                        monkeypatch, capsys) -> None:
+    """A bank over the size limit (CIFAR-100's crops and flips: 3 GiB) or of streamed images is
+    never made, so the plan must not promise one: no bank job, and its runs run the teacher live."""
+    from kdbench.engine import view_bank
+
+    tiny_track["budgets"]["smoke"]["student"]["augment"] = ["flip"]
+    monkeypatch.setattr(view_bank, "LIMIT_BYTES", 1)
+    plan = prepare(write_track(tiny_track), "smoke", **folders(tmp_path),
+                   engine=EngineOptions(view_bank="on")).plan()
+    assert not any(isinstance(job, BankJob) for job in plan.jobs)
+    assert not any(isinstance(job, RunJob) and job.view_bank for job in plan.jobs)
+    assert all(not key.startswith("bank:") for job in plan.jobs for key in job.needs)
+
+
 def test_a_free_worker_takes_the_first_ready_job_in_the_plans_order() -> None:
     jobs = [SimpleNamespace(key=key, needs=needs) for key, needs in
             [("teacher:a", ()), ("bank:a", ("teacher:a",)), ("run:1", ()), ("run:2", ("bank:a",)),

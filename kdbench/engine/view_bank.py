@@ -61,6 +61,18 @@ def why_not_bank(distiller: Distiller[Any], recipe: Recipe, data: Split) -> str 
         return f"{name} has no teacher"
     if type(distiller).teacher_outputs != "logits":
         return f"{name} reads the teacher's features, and a bank holds only its logits"
+    problem = why_not_bank_data(recipe, data)
+    if problem is not None:
+        return problem
+    if watched(teacher):
+        return "a hook watches the teacher, and would see nothing of a bank"
+    return None
+
+
+def why_not_bank_data(recipe: Recipe, data: Split) -> str | None:
+    """Why ``data`` under ``recipe`` can have no bank, whatever the method, or None when it can:
+    the images must be augmented, in memory and few enough. The planner asks it before any
+    teacher exists, so that a plan never promises a bank that no run could make."""
     if not recipe.augment:
         return "the images are not augmented (the teacher's logits table serves them)"
     if not isinstance(data, ImageTensors):
@@ -68,8 +80,6 @@ def why_not_bank(distiller: Distiller[Any], recipe: Recipe, data: Split) -> str 
     if bank_bytes(data, recipe) > LIMIT_BYTES:
         return (f"the bank would take {bank_bytes(data, recipe) / (1 << 30):.1f} GiB, more than "
                 f"{LIMIT_BYTES >> 30} GiB")
-    if watched(teacher):
-        return "a hook watches the teacher, and would see nothing of a bank"
     return None
 
 

@@ -114,10 +114,11 @@ def snapshot(teacher: TeacherSpec) -> tuple[int, ...]:
 
 def plan(runs: list[RunSpec], store: ResultStore, cache: Path, rerun: bool = False,
          reuse_stale: bool = False, view_bank: ViewBankChoice = "auto",
-         logits_methods: frozenset[str] | None = None) -> Plan:
+         logits_methods: frozenset[str] | None = None, unbankable: frozenset[str] = frozenset()) -> Plan:
     """The jobs that make ``runs``: the teacher jobs, the view banks, then the runs. ``view_bank``
     says which runs may take their teacher's logits from a view bank (see ``banked``);
-    ``logits_methods`` names the methods that read only the teacher's logits (None: any may)."""
+    ``logits_methods`` names the methods that read only the teacher's logits (None: any may);
+    ``unbankable`` the run ids whose training data can have no bank (streamed, or too large)."""
     result = Plan(list(runs))
     todo: list[RunJob] = []
     for spec in runs:
@@ -132,8 +133,8 @@ def plan(runs: list[RunSpec], store: ResultStore, cache: Path, rerun: bool = Fal
         todo.append(RunJob(spec, older=code_change(older[0].spec, spec) if older else None,
                            seen=modified(store.path(spec))))
     teachers = teacher_jobs([job.spec for job in todo], cache)
-    banks = banked([job.spec for job in todo if logits_methods is None
-                    or job.spec.method.name in logits_methods], view_bank)
+    banks = banked([job.spec for job in todo if job.spec.run_id not in unbankable
+                    and (logits_methods is None or job.spec.method.name in logits_methods)], view_bank)
     jobs = [replace(job, needs=teachers_of(job.spec, teachers), view_bank=job.spec.run_id in banks)
             for job in todo]
     bank_jobs = view_bank_jobs([job.spec for job in jobs if job.view_bank], teachers)
