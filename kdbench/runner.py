@@ -72,9 +72,9 @@ def checkpoint_path(cache: Path, spec: RunSpec) -> Path:
     return Path(cache) / "runs" / f"{spec.run_id}.pt"
 
 
-def make_view_bank(spec: RunSpec, worker: Worker, report: Reporter) -> bool:
-    """Make the view bank that ``spec``'s run would serve its teacher from (or find it in the
-    cache), for the runs that share it; False when none can serve that run."""
+def make_view_bank(spec: RunSpec, worker: Worker, report: Reporter) -> float:
+    """Make the view bank that ``spec``'s run would serve its teacher from, for the runs that
+    share it: the seconds that took, 0 when the cache had it or none can serve that run."""
     return _Run(spec, worker, report, view_bank=True).make_view_bank()
 
 
@@ -89,6 +89,7 @@ class _Run:
 
     def __init__(self, spec: RunSpec, worker: Worker, report: Reporter, view_bank: bool = False):
         self.spec, self.worker, self.report, self.view_bank = spec, worker, report, view_bank
+        self.bank_made = False
         self.pm, self.data, self.device = worker.pm, worker.data, worker.device
 
     def result(self) -> RunResult:
@@ -109,19 +110,20 @@ class _Run:
         code = spec.code + (spec.teacher.code if spec.teacher else ())
         return provenance(describe_machine(self.device), distributions(self.pm, code))
 
-    def make_view_bank(self) -> bool:
-        """Make the view bank this run would serve its teacher from, or find it in the cache;
-        False when none can serve it (its method reads more than logits, its data are streamed)."""
+    def make_view_bank(self) -> float:
+        """Make the view bank this run would serve its teacher from: the seconds it took, 0 when
+        the cache has it or none can serve the run (its method reads more than logits)."""
         train = self.data.training(self.spec.distill_data, self.spec.dataset, self.spec.train_limit)
         teacher = self._teacher()
         if teacher is None:
-            return False
+            return 0.0
         _, distiller = self._distiller(teacher, self.data.evaluation(self.spec.dataset, self.spec.test_limit))
         if why_not_bank(distiller, self.spec.recipe, train) is not None:
-            return False
+            return 0.0
         assert isinstance(train, ImageTensors)  # why_not_bank says so
+        began = time.perf_counter()
         self._bank(teacher, train)
-        return True
+        return time.perf_counter() - began if self.bank_made else 0.0
 
     def _teacher(self) -> Teacher | None:
         """The run's teacher, trained first if no teacher job has (None for a method without)."""
@@ -191,7 +193,9 @@ class _Run:
             self.spec.recipe, self.spec.recipe.eval_batch_size, self._bank_progress)
 
     def _bank_progress(self, views: int) -> Callable[[int], None]:
-        """A bar of the views of the view bank being made for this run's teacher."""
+        """A bar of the views of the view bank being made for this run's teacher (asked for
+        only when the bank is made, not read)."""
+        self.bank_made = True
         bar = self.report.epochs(f"view bank of {self.spec.teacher_label}: {views} views", views)
         return lambda view: bar(view, {})
 

@@ -301,6 +301,7 @@ def test_worker_processes_share_view_banks_made_by_bank_jobs(tiny_track, write_t
                  "--results", str(tmp_path / "b"), "--cache-dir", str(tmp_path / "c2")])
     err = capsys.readouterr().err
     assert code == 0 and "failed" not in err, err
+    assert err.count("made view bank of teacher mlp-") == 2  # one line each, off a terminal
     for result in here:
         written = json.loads((tmp_path / "b" / "tiny" / "smoke" / f"{result.run_id}.json").read_text())
         assert written["metrics"] == result.metrics

@@ -22,12 +22,12 @@ def execute(job: Job, context: Context, report: Reporter, wait: bool = True) -> 
     tools = worker(context)
     if isinstance(job, BankJob):
         try:
-            make_view_bank(job.spec, tools, report)
+            made_s = make_view_bank(job.spec, tools, report)
         except (KdbenchError, KeyboardInterrupt):
             raise
         except Exception as error:  # its runs make the bank themselves, or fail saying why
             return Outcome(job.key, reason=one_line(error))
-        return Outcome(job.key)
+        return Outcome(job.key, trained_s=made_s)
     if isinstance(job, TeacherJob):
         try:
             seconds = train_member(tools, job.teacher, job.snapshots, job.label, report, wait)

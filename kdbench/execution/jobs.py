@@ -96,9 +96,10 @@ Job = TeacherJob | BankJob | RunJob
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a job ended with: a run's result (``None`` for a teacher), the seconds spent training
-    a teacher (0 when another runner had made it), whether another runner made it, and why a
-    teacher failed (its runs then fail with the reason, each in its own result)."""
+    """What a job ended with: a run's result (``None`` for a teacher or bank), the seconds spent
+    training a teacher or making a bank (0 when another runner had made it), whether another
+    runner made it, and why a teacher or bank failed (a teacher's runs then fail with the reason,
+    each in its own result; a bank's make it themselves)."""
 
     key: str
     result: RunResult | None = None

@@ -44,7 +44,8 @@ def sweep(plan: Plan, context: Context, executor: Executor, progress: Progress) 
             if outcome.reason:
                 progress.say(f"{job.describe()} failed: {outcome.reason}")
             elif outcome.trained_s:
-                progress.say(f"trained {job.describe()} in {outcome.trained_s:.1f} s")
+                done = "made" if isinstance(job, BankJob) else "trained"
+                progress.say(f"{done} {job.describe()} in {outcome.trained_s:.1f} s")
             progress.done_with(job.key)
             continue
         assert outcome.result is not None
