@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -65,17 +66,32 @@ def in_workers(jobs: list[Job], context: Context, view: View, processes: int) ->
     finished: set[str] = set()
     try:
         with pump(events, view.apply):
-            while pending or running:
-                for job in [job for job in pending if set(job.needs) <= finished]:
-                    pending.remove(job)
-                    running[pool.submit(run_job, job, context)] = job
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = running.pop(future)
-                    finished.add(job.key)
-                    yield result_of(future, job)
+            try:
+                while pending or running:
+                    for job in [job for job in pending if set(job.needs) <= finished]:
+                        pending.remove(job)
+                        running[pool.submit(run_job, job, context)] = job
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        job = running.pop(future)
+                        finished.add(job.key)
+                        yield result_of(future, job)
+            except BaseException:  # Ctrl-C, a job's error, the caller stopped: before the pump drains
+                stop_workers(pool)
+                raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the workers of a sweep that stops early, at once. Else each would go on with its run
+    and then the runs already queued for it, which the pool can no longer cancel, while the
+    events they post keep the driver draining them: hours after a Ctrl-C. What they wrote is
+    whole (files are written atomically), and their runs resume from their last epoch."""
+    processes = list((pool._processes or {}).values())  # the pool offers no public way to them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
 
 
 def result_of(future: Future[Outcome], job: Job) -> Outcome:
@@ -92,10 +108,13 @@ _device: str | None = None
 
 def start_worker(events: Any, counter: Any, threads: int, device: str, driver: int) -> None:
     """Set up a spawned worker: its share of CPU threads, its GPU (round-robin over the visible
-    ones), where its events go, and an exit when the driver dies (so its locks are released)."""
+    ones), where its events go, and an exit when the driver dies (so its locks are released).
+    Ctrl-C is the driver's (it ends the workers): a worker interrupted anywhere, in an import
+    half done, could record its run as failed."""
     global _events, _device
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with counter.get_lock():
         index = counter.value
         counter.value += 1
