@@ -53,12 +53,18 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def worker_threads(processes: int, jobs: int) -> int:
+    """CPU threads of each worker: this machine's, split between the workers that will have a
+    job (``--jobs 8`` with one run left gives that run every thread)."""
+    return max(1, cpu_count() // max(1, min(processes, jobs)))
+
+
 def in_workers(jobs: list[Job], context: Context, view: View, processes: int) -> Iterator[Outcome]:
     """The jobs in ``processes`` spawned workers, each job once the jobs it needs are done."""
     spawn = multiprocessing.get_context("spawn")
     events: Any = spawn.Queue()
     counter: Any = spawn.Value("i", 0)
-    threads = max(1, cpu_count() // processes)
+    threads = worker_threads(processes, len(jobs))
     pool = ProcessPoolExecutor(processes, mp_context=spawn, initializer=start_worker,
                                initargs=(events, counter, threads, context.device, os.getpid()))
     pending = list(jobs)
