@@ -24,6 +24,7 @@ from kdbench.methods import Distiller
 MemoryFormat = Literal["auto", "channels_last", "contiguous"]
 MEMORY_FORMATS: tuple[str, ...] = ("auto", "channels_last", "contiguous")
 ViewBankChoice = Literal["auto", "on", "off"]
+VIEW_BANK_CHOICES: tuple[str, ...] = ("auto", "on", "off")
 COMPILERS = ("g++", "c++", "clang++")
 
 
@@ -58,6 +59,8 @@ def check_options(options: EngineOptions, precision: str, device: torch.device) 
     check_precision(precision, device)
     if options.memory_format not in MEMORY_FORMATS:
         raise KdbenchError(f"memory format {options.memory_format!r}: use {', '.join(MEMORY_FORMATS)}")
+    if options.view_bank not in VIEW_BANK_CHOICES:
+        raise KdbenchError(f"view bank {options.view_bank!r}: use {', '.join(VIEW_BANK_CHOICES)}")
     backend = options.compile
     if backend is None:
         return

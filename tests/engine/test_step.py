@@ -118,3 +118,9 @@ def test_compiled_runs_that_share_a_teacher_each_see_their_own_hooks() -> None:
             step(batch, 0)  # AT's taps saw no tensor when KD's compiled code ran the teacher
         assert forwards.take() == 32
         forwards.close()
+
+
+def test_a_view_bank_choice_that_is_not_one_is_a_one_line_error() -> None:
+    """The Python API takes ``EngineOptions`` as given: ``view_bank="yes"`` ran as ``auto``."""
+    with pytest.raises(KdbenchError, match="^view bank 'yes': use auto, on, off$"):
+        check_options(EngineOptions(view_bank="yes"), "fp32", CPU)  # type: ignore[arg-type]
