@@ -349,6 +349,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.spec and not args.spec.is_file():
         raise KdbenchError(f"track file not found: {args.spec}")
+    if args.nproc_per_node is not None and args.nproc_per_node < 1:  # with --plan too
+        raise KdbenchError(f"--nproc-per-node {args.nproc_per_node}: give 1 or more processes")
     options = parse_options(args.executor_opt)
     if args.executor_config is not None:
         config = read_executor_config(args.executor_config, _pm(args))
@@ -374,8 +376,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                        engine=EngineOptions(memory_format=args.memory_format, compile=args.compile,
                                             view_bank=args.view_bank))
     if args.nproc_per_node is not None and args.nproc_per_node != 1 and not args.plan:
-        if args.nproc_per_node < 1:
-            raise KdbenchError(f"--nproc-per-node {args.nproc_per_node}: give 1 or more processes")
         return torchrun(args.nproc_per_node, args.argv, prepared.runs, _pm(args), args.executor,
                         options, args.device)
     track, where = prepared.track, prepared.context.results / prepared.track.name / args.budget

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import queue
+import time
 
+import pytest
 from rich.console import Console
 
-from kdbench.execution.events import QueueReporter, View, pump
+from kdbench.execution.events import QueueReporter, Said, View, pump
 from kdbench.progress import Progress
 
 
@@ -49,3 +52,33 @@ def test_off_a_terminal_each_finished_run_is_one_line(capsys) -> None:
         progress.done("kd: test acc 90%", owner="run:a")
         progress.done("ce: test acc 80%", owner="run:b")
     assert capsys.readouterr().err.splitlines() == ["[1/2] kd: test acc 90%", "[2/2] ce: test acc 80%"]
+
+
+
+class Endless:
+    """Producers that post without pause, as workers still training do; nothing is left over
+    between two of their events (``get_nowait`` finds the queue empty)."""
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def get(self, timeout: float) -> Said:
+        time.sleep(0.001)  # an event a millisecond
+        self.taken += 1
+        if self.taken > self.LIMIT:  # the pump would never have stopped
+            raise queue.Empty
+        return Said("epoch")
+
+    def get_nowait(self) -> Said:
+        raise queue.Empty
+
+
+def test_the_pump_stops_while_producers_still_post() -> None:
+    """A Ctrl-C waited for the workers' runs to end: the pump's thread stopped only after a
+    tenth of a second without events."""
+    source = Endless()
+    with pytest.raises(KeyboardInterrupt), pump(source, lambda event: None):
+        raise KeyboardInterrupt
+    assert source.taken < Endless.LIMIT

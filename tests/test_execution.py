@@ -326,3 +326,14 @@ def test_an_executor_that_leaves_runs_undone_is_an_error(early, tmp_path, instal
                  "--results", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")])
     err = capsys.readouterr().err
     assert code == 2 and "kdbench: error: the executor ended without running 3 of the sweep's runs" in err
+
+
+def test_more_worker_processes_than_jobs_split_the_cpus_between_the_jobs_only(monkeypatch) -> None:
+    """``--jobs 8`` with one run left: that run's worker gets every CPU thread, not an eighth."""
+    from kdbench.execution import local
+
+    monkeypatch.setattr(local, "cpu_count", lambda: 16)
+    assert local.worker_threads(8, jobs=1) == 16
+    assert local.worker_threads(8, jobs=3) == 5
+    assert local.worker_threads(4, jobs=10) == 4
+    assert local.worker_threads(32, jobs=64) == 1

@@ -35,7 +35,8 @@ def test_a_file_names_the_executor_and_its_checked_options(tmp_path, pm) -> None
     ("name: local\njobs: 2\n", "ex.yaml: jobs: Extra inputs are not permitted"),
     ("options: {jobs: 2}\n", "ex.yaml: name: Field required"),
     ("- ray\n", "ex.yaml: (top level): Input should be a valid dictionary"),
-    ("name: [ray\n", "ex.yaml: not valid YAML")])
+    ("name: [ray\n", "ex.yaml: not valid YAML"),
+    ("name: slurm\nname: local\n", "ex.yaml: name (line 2): duplicate key 'name', also on line 1")])
 def test_a_bad_file_is_one_line_naming_file_and_field(tmp_path, pm, text, named) -> None:
     path = tmp_path / "ex.yaml"
     path.write_text(text)

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from kdbench.execution.locks import held
@@ -125,7 +126,7 @@ def test_a_killed_worker_stops_the_sweep_in_one_line_and_the_same_command_resume
     os.kill(workers_of(driver.pid)[0], signal.SIGKILL)
     err = driver.communicate(timeout=300)[1]
     assert driver.returncode == 2 and "a worker process died while running ce: mlp-16" in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     interrupted = {path.stem: torch.load(path, weights_only=True)["history"] for path in runs.glob("*.pt")}
     assert interrupted
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -134,3 +135,29 @@ def test_a_killed_worker_stops_the_sweep_in_one_line_and_the_same_command_resume
     assert len(results) == 2 and all(r["status"] == "ok" for r in results.values())
     for run_id, before in interrupted.items():
         assert results[run_id]["history"][:len(before)] == before
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_workers_at_once_and_starts_no_other_run(tiny_track, write_track,
+                                                                  tmp_path: Path) -> None:
+    """Ctrl-C reaches every process of the terminal's group: the workers' runs stop, and the
+    workers must not go on to the runs queued for them (hours each, in a real sweep)."""
+    tiny_track["methods"] = [{"name": "ce"}]
+    epochs = 10 * EPOCHS  # runs far longer than an exit takes
+    tiny_track["budgets"]["smoke"] |= {"seeds": [0, 1, 2, 3], "student": {
+        "epochs": epochs, "milestones": [], "eval_every": epochs}}
+    spec = write_track(tiny_track)
+    command = kdbench("run", "--spec", str(spec), "--budget", "smoke", "--jobs", "2", "--results",
+                      str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache"))
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)  # its own group, as a terminal's job
+    runs = tmp_path / "cache" / "runs"
+    deadline = time.monotonic() + 300
+    while not list(runs.glob("*.pt")) and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(driver.pid, signal.SIGINT)
+    err = driver.communicate(timeout=300)[1]
+    assert driver.returncode == 130 and "kdbench: interrupted" in err, err
+    assert "Traceback" not in err, err
+    assert not list((tmp_path / "results").rglob("*.json"))  # no queued run went on after Ctrl-C
+    assert list(runs.glob("*.pt"))  # the interrupted runs resume from their checkpoints

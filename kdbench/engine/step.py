@@ -24,6 +24,7 @@ from kdbench.methods import Distiller
 MemoryFormat = Literal["auto", "channels_last", "contiguous"]
 MEMORY_FORMATS: tuple[str, ...] = ("auto", "channels_last", "contiguous")
 ViewBankChoice = Literal["auto", "on", "off"]
+VIEW_BANK_CHOICES: tuple[str, ...] = ("auto", "on", "off")
 COMPILERS = ("g++", "c++", "clang++")
 
 
@@ -58,6 +59,8 @@ def check_options(options: EngineOptions, precision: str, device: torch.device) 
     check_precision(precision, device)
     if options.memory_format not in MEMORY_FORMATS:
         raise KdbenchError(f"memory format {options.memory_format!r}: use {', '.join(MEMORY_FORMATS)}")
+    if options.view_bank not in VIEW_BANK_CHOICES:
+        raise KdbenchError(f"view bank {options.view_bank!r}: use {', '.join(VIEW_BANK_CHOICES)}")
     backend = options.compile
     if backend is None:
         return
@@ -85,6 +88,15 @@ def laid_out(model: nn.Module, memory_format: torch.memory_format) -> Iterator[N
         model.to(memory_format=torch.contiguous_format)
 
 
+def compiled(distiller: Distiller, backend: str) -> Callable[[Batch, int], dict[str, Tensor]]:
+    """``distiller`` through ``torch.compile``, with no code compiled for an earlier step. The
+    runs of a process share their teacher, and dynamo does not guard on module hooks
+    (``skip_nnmodule_hook_guards``): code compiled for one run would call that run's hooks (its
+    feature taps, its teacher counter) instead of the next run's."""
+    torch._dynamo.reset()
+    return torch.compile(distiller, backend=backend)
+
+
 class TrainStep:
     """Forward under autocast, backward through the gradient scaler, optimizer step; returns the
     method's named loss terms. Build it after the optimizer, on the device it trains on."""
@@ -96,7 +108,7 @@ class TrainStep:
         self.scaler = grad_scaler(precision, device)
         self.forward: Callable[[Batch, int], dict[str, Tensor]] = distiller
         if options.compile is not None:
-            self.forward = torch.compile(distiller, backend=options.compile)
+            self.forward = compiled(distiller, options.compile)
 
     def __call__(self, batch: Batch, epoch: int) -> dict[str, Tensor]:
         if self.memory_format is not torch.contiguous_format:

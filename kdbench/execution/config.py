@@ -12,11 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kdbench.errors import KdbenchError
 from kdbench.plugins import PluginManager, one_line
-from kdbench.yamlload import load_yaml
+from kdbench.specfile import duplicate_keys
+from kdbench.yamlload import TrackLoader, load_yaml
 
 
 class ExecutorConfig(BaseModel):
@@ -38,11 +40,16 @@ def first_error(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> s
 def read_executor_config(path: Path, pm: PluginManager) -> ExecutorConfig:
     """The executor and options of ``path``, checked; any problem is one line naming the file."""
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=TrackLoader)
+        data = load_yaml(text)
     except OSError as error:
         raise KdbenchError(f"--executor-config {path}: cannot read it ({one_line(error)})") from None
     except Exception as error:  # YAML's errors, undecodable bytes
         raise KdbenchError(f"{path}: not valid YAML ({one_line(error)})") from None
+    duplicates = duplicate_keys(root) if root is not None else []
+    if duplicates:  # YAML keeps the last silently: `name: slurm` then `name: local` ran locally
+        raise KdbenchError(f"{path}: {duplicates[0]}")
     try:
         config = ExecutorConfig.model_validate(data)
     except ValidationError as error:

@@ -104,21 +104,27 @@ class View:
 @contextmanager
 def pump(source: Any, apply: Callable[[Event], None], empty: type[Exception] = queue.Empty
          ) -> Iterator[None]:
-    """While the block runs, a thread feeds the events on ``source`` to ``apply``; the events
-    still queued when it ends are applied before it returns."""
+    """While the block runs, a thread feeds the events on ``source`` to ``apply``; when it ends,
+    the events its producers still post are applied until none comes for a tenth of a second.
+    The thread looks for the end after every event (workers still training never leave their
+    queue quiet for long), and a block that fails drains nothing: its producers may go on."""
     stop = threading.Event()
 
-    def drain(block: bool) -> None:
+    def drain() -> None:
         while True:
             try:
-                event = source.get(timeout=0.1) if block else source.get_nowait()
+                event = source.get(timeout=0.1)
             except empty:
                 return
             apply(event)
 
     def loop() -> None:
         while not stop.is_set():
-            drain(block=True)
+            try:
+                event = source.get(timeout=0.1)
+            except empty:
+                continue
+            apply(event)
 
     thread = threading.Thread(target=loop, name="kdbench-events", daemon=True)
     thread.start()
@@ -127,4 +133,4 @@ def pump(source: Any, apply: Callable[[Event], None], empty: type[Exception] = q
     finally:
         stop.set()
         thread.join()
-        drain(block=False)
+    drain()  # not reached when the block failed

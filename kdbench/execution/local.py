@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -52,6 +53,12 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def worker_threads(processes: int, jobs: int) -> int:
+    """CPU threads of each worker: this machine's, split between the workers that will have a
+    job (``--jobs 8`` with one run left gives that run every thread)."""
+    return max(1, cpu_count() // max(1, min(processes, jobs)))
+
+
 def in_workers(jobs: list[Job], context: Context, view: View, processes: int) -> Iterator[Outcome]:
     """The jobs in ``processes`` spawned workers, each job once the jobs it needs are done. A
     worker that comes free takes the first ready job in the plan's order (teachers and view banks
@@ -59,7 +66,7 @@ def in_workers(jobs: list[Job], context: Context, view: View, processes: int) ->
     spawn = multiprocessing.get_context("spawn")
     events: Any = spawn.Queue()
     counter: Any = spawn.Value("i", 0)
-    threads = max(1, cpu_count() // processes)
+    threads = worker_threads(processes, len(jobs))
     pool = ProcessPoolExecutor(processes, mp_context=spawn, initializer=start_worker,
                                initargs=(events, counter, threads, context.device, os.getpid()))
     pending = list(jobs)
@@ -67,18 +74,22 @@ def in_workers(jobs: list[Job], context: Context, view: View, processes: int) ->
     finished: set[str] = set()
     try:
         with pump(events, view.apply):
-            while pending or running:
-                for job in ready(pending, finished, processes - len(running)):
-                    pending.remove(job)
-                    running[pool.submit(run_job, job, context)] = job
-                if not running:
-                    raise KdbenchError(f"{pending[0].describe()} waits for a job that is not in "
-                                       "the plan; this is a bug in the planner")
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = running.pop(future)
-                    finished.add(job.key)
-                    yield result_of(future, job)
+            try:
+                while pending or running:
+                    for job in ready(pending, finished, processes - len(running)):
+                        pending.remove(job)
+                        running[pool.submit(run_job, job, context)] = job
+                    if not running:
+                        raise KdbenchError(f"{pending[0].describe()} waits for a job that is not in "
+                                           "the plan; this is a bug in the planner")
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        job = running.pop(future)
+                        finished.add(job.key)
+                        yield result_of(future, job)
+            except BaseException:  # Ctrl-C, a job's error, the caller stopped: before the pump drains
+                stop_workers(pool)
+                raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -86,6 +97,17 @@ def in_workers(jobs: list[Job], context: Context, view: View, processes: int) ->
 def ready(pending: list[Job], finished: set[str], free: int) -> list[Job]:
     """The first ``free`` jobs of ``pending``, in order, whose needs are all ``finished``."""
     return [job for job in pending if set(job.needs) <= finished][:max(free, 0)]
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the workers of a sweep that stops early, at once. Else each would go on with its run
+    and then the runs already queued for it, which the pool can no longer cancel, while the
+    events they post keep the driver draining them: hours after a Ctrl-C. What they wrote is
+    whole (files are written atomically), and their runs resume from their last epoch."""
+    processes = list((pool._processes or {}).values())  # the pool offers no public way to them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
 
 
 def result_of(future: Future[Outcome], job: Job) -> Outcome:
@@ -102,10 +124,13 @@ _device: str | None = None
 
 def start_worker(events: Any, counter: Any, threads: int, device: str, driver: int) -> None:
     """Set up a spawned worker: its share of CPU threads, its GPU (round-robin over the visible
-    ones), where its events go, and an exit when the driver dies (so its locks are released)."""
+    ones), where its events go, and an exit when the driver dies (so its locks are released).
+    Ctrl-C is the driver's (it ends the workers): a worker interrupted anywhere, in an import
+    half done, could record its run as failed."""
     global _events, _device
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with counter.get_lock():
         index = counter.value
         counter.value += 1

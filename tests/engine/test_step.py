@@ -16,8 +16,10 @@ from kdbench.engine.evaluate import predict
 from kdbench.engine.step import EngineOptions, TrainStep, check_options, memory_format_for
 from kdbench.engine.train import fit
 from kdbench.errors import KdbenchError
+from kdbench.methods.at import AT, ATParams
 from kdbench.methods.ce import CE, CEParams
 from kdbench.methods.kd import KD, KDParams
+from kdbench.models.lenet import LeNet5
 from kdbench.models.mlp import MLP
 from kdbench.specs import Recipe
 
@@ -98,3 +100,27 @@ def test_compile_that_cannot_work_is_a_one_line_error(monkeypatch) -> None:
         check_options(EngineOptions(compile="eager"), "fp32", CPU)
     with pytest.raises(KdbenchError, match="^memory format 'nhwc': use auto, channels_last, contiguous$"):
         check_options(EngineOptions(memory_format="nhwc"), "fp32", CPU)  # type: ignore[arg-type]
+
+
+def test_compiled_runs_that_share_a_teacher_each_see_their_own_hooks() -> None:
+    """The runs of one process share their teacher, and dynamo does not guard on module hooks:
+    code compiled for one run's hooks must not serve the next run, whose feature taps and teacher
+    counter hook the same teacher anew."""
+    teacher, data = LeNet5(1, 8, 10), load_digits(ImageParams(), "train").limit(32)
+    batch = next(iter(data.train_batches(32, torch.Generator().manual_seed(0))))
+    for distiller in (KD(LeNet5(1, 8, 10, width=0.5), teacher, KDParams()),
+                      AT(LeNet5(1, 8, 10, width=0.5), teacher, ATParams())):
+        distiller.prepare(data)
+        step = TrainStep(distiller, torch.optim.SGD(distiller.trainable_parameters(), lr=0.01), "fp32",
+                         CPU, EngineOptions(compile="eager"))
+        forwards = TeacherForwards(teacher, compiled=True)
+        with step.layout():
+            step(batch, 0)  # AT's taps saw no tensor when KD's compiled code ran the teacher
+        assert forwards.take() == 32
+        forwards.close()
+
+
+def test_a_view_bank_choice_that_is_not_one_is_a_one_line_error() -> None:
+    """The Python API takes ``EngineOptions`` as given: ``view_bank="yes"`` ran as ``auto``."""
+    with pytest.raises(KdbenchError, match="^view bank 'yes': use auto, on, off$"):
+        check_options(EngineOptions(view_bank="yes"), "fp32", CPU)  # type: ignore[arg-type]
