@@ -161,15 +161,18 @@ def results_dir(given: str | os.PathLike[str] | None) -> Path:
     return Path(given) if given is not None else Path(os.environ.get("KDBENCH_RESULTS") or "results")
 
 
+ROW_COLUMNS = ("run_id", "track", "budget", "method", "teacher", "student", "seed", "status",
+               "reason", "teacher_params", "student_params", "wall_s")
+"""The columns of every row, before its metrics (an empty folder's DataFrame has them too)."""
+
+
 def row(result: RunResult) -> dict[str, Any]:
     """One result as a flat row: what ran, its status and every metric as ``<split>.<metric>``."""
     spec = result.spec
-    values: dict[str, Any] = {
-        "run_id": result.run_id, "track": spec.track, "budget": spec.budget,
-        "method": spec.method_label, "teacher": spec.teacher_label, "student": spec.student_label,
-        "seed": spec.seed, "status": result.status, "reason": result.reason,
-        "teacher_params": result.teacher_params, "student_params": result.student_params,
-        "wall_s": result.timing.get("wall_s")}
+    values: dict[str, Any] = dict(zip(ROW_COLUMNS, (
+        result.run_id, spec.track, spec.budget, spec.method_label, spec.teacher_label,
+        spec.student_label, spec.seed, result.status, result.reason, result.teacher_params,
+        result.student_params, result.timing.get("wall_s")), strict=True))
     for split, metrics in sorted(result.metrics.items()):
         values.update({f"{split}.{name}": value for name, value in sorted(metrics.items())})
     return values
@@ -191,4 +194,4 @@ def load_results(results: str | os.PathLike[str] | None = None, track: str | Non
         import pandas
     except ImportError:
         return rows
-    return pandas.DataFrame(rows)
+    return pandas.DataFrame(rows, columns=list(ROW_COLUMNS) if not rows else None)

@@ -53,7 +53,7 @@ def resolve_device(name: str) -> torch.device:
     if match is None:
         raise KdbenchError(f"--device {name!r}: use auto, cpu, cuda, cuda:N or mps")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise KdbenchError("--device cuda was asked for, but torch sees no CUDA device")
+        raise KdbenchError(f"--device {name} was asked for, but torch sees no CUDA device")
     if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
         raise KdbenchError(f"--device {name}: torch sees {torch.cuda.device_count()} CUDA devices "
                            f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})")

@@ -170,6 +170,13 @@ def test_the_api_returns_the_results_and_load_results_reads_them_back(early, tmp
     assert isinstance(rows, list) and {row["run_id"] for row in rows} == set(frame["run_id"])
 
 
+def test_an_empty_results_folder_loads_as_a_frame_with_the_row_columns(tmp_path) -> None:
+    (tmp_path / "results").mkdir()
+    frame = kdbench.load_results(tmp_path / "results")
+    assert len(frame) == 0 and {"run_id", "method", "teacher", "seed", "status"} <= set(frame.columns)
+    assert frame.groupby("method").size().empty  # what a notebook does first
+
+
 def test_importing_kdbench_does_not_import_torch() -> None:
     code = ("import sys, kdbench; assert 'torch' not in sys.modules; "
             "assert callable(kdbench.run) and callable(kdbench.load_results)")

@@ -97,6 +97,7 @@ def test_failed_run_is_recorded_and_retried(tmp_path, run, tiny_track, write_tra
     (["--track", "quickstrat"], "unknown track 'quickstrat'; did you mean 'quickstart'"),
     (["--spec", "missing.yaml"], "track file not found: missing.yaml"),
     (["--track", "quickstart", "--device", "cuda"], "no CUDA device"),
+    (["--track", "quickstart", "--device", "cuda:3"], "--device cuda:3 was asked for, but torch sees no"),
     (["--track", "quickstart", "--nproc-per-node", "0", "--plan"], "--nproc-per-node 0: give 1 or more"),
 ])
 def test_user_errors_exit_2_in_one_line(run, args, message, monkeypatch) -> None:
