@@ -59,6 +59,16 @@ def test_a_results_path_that_is_a_file_stops_before_anything_trains(tmp_path, ru
     assert not (tmp_path / "cache" / "runs").exists() and not list(tmp_path.rglob("*.safetensors"))
 
 
+def test_an_unwritable_log_folder_stops_before_anything_trains(tmp_path, run) -> None:
+    (tmp_path / "logs").write_text("a file where the log folder should be")
+    code, err = run("--log", "csv", "--log-dir", str(tmp_path / "logs" / "runs"))
+    (error,) = lines(err, "error")
+    assert code == 2 and "log folder (--log-dir)" in error and str(tmp_path / "logs") in error
+    assert result_files(tmp_path) == [] and not (tmp_path / "cache" / "runs").exists()
+    code, err = run("--log-dir", str(tmp_path / "logs" / "runs"))  # no logger: the folder is not used
+    assert code == 0, err
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_results_folder_stops_before_anything_trains(tmp_path, run) -> None:
     (tmp_path / "results").mkdir(mode=0o500)

@@ -20,6 +20,8 @@ def check_outputs(plan: Plan, context: Context) -> None:
     if not plan.jobs:
         return
     check_writable(context.cache, "the cache folder (--cache-dir)")
+    if context.log:
+        check_writable(context.log_dir, "the log folder (--log-dir)")
     store = ResultStore(context.results)
     for folder in sorted({store.path(spec).parent for spec in plan.runs}):
         check_writable(folder, "the results folder (--results)")
