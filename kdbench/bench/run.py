@@ -196,16 +196,15 @@ def bench(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> BenchRe
 def _data(pm: PluginManager, settings: BenchSettings, data_dir: Path) -> Split:
     """The images timed: the data set's training split or random ones of its shape, the first
     ``settings.examples`` of them; fewer than a batch is one line."""
-    examples = settings.examples or (settings.batch_size * 4 if settings.synthetic else None)
     if settings.synthetic:
-        data: Split = synthetic(settings.dataset, examples or 0, settings.seed)
+        data: Split = synthetic(settings.dataset, settings.examples or settings.batch_size * 4, settings.seed)
     else:
         data = training_split(pm, settings.dataset, data_dir)
-        if examples is not None and isinstance(data, ImageTensors):
-            data = data.subset(torch.arange(min(examples, len(data))))
-        elif examples is not None:
-            raise KdbenchError(f"--examples: {settings.dataset} is streamed from disk; time all of "
-                               "it (leave out --examples) or use --synthetic")
+        if settings.examples is not None:
+            if not isinstance(data, ImageTensors):
+                raise KdbenchError(f"--examples: {settings.dataset} is streamed from disk; time all "
+                                   "of it (leave out --examples) or use --synthetic")
+            data = data.subset(torch.arange(min(settings.examples, len(data))))
     if len(data) < settings.batch_size:
         source = f"--examples {settings.examples} gives" if settings.examples else f"{settings.dataset} has"
         raise KdbenchError(f"--batch-size {settings.batch_size}: {source} only {len(data)} training images")

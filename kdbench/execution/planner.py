@@ -138,8 +138,8 @@ def plan(runs: list[RunSpec], store: ResultStore, cache: Path, rerun: bool = Fal
     jobs = [replace(job, needs=teachers_of(job.spec, teachers), view_bank=job.spec.run_id in banks)
             for job in todo]
     bank_jobs = view_bank_jobs([job.spec for job in jobs if job.view_bank], teachers)
-    jobs = [replace(job, needs=(*job.needs, str(bank_job_key(job.spec)))) if job.view_bank else job
-            for job in jobs]
+    jobs = [replace(job, needs=(*job.needs, key))
+            if job.view_bank and (key := bank_job_key(job.spec)) in bank_jobs else job for job in jobs]
     result.jobs = [*critical_first(list(teachers.values()), jobs), *bank_jobs.values(), *jobs]
     return result
 
